@@ -1,0 +1,78 @@
+import subprocess
+import tarfile
+from pathlib import Path
+
+import pytest
+from click.testing import CliRunner
+
+from wiki.core.gitrepo import GitRepo, Person
+from wiki.core.pages import PageStore
+
+SHARED = Path(__file__).resolve().parents[2] / "shared" / "corpora"
+ALICE = Person("Alice Example", "alice@example.org")
+BOB = Person("Bob Example", "bob@example.org")
+
+
+def shared_file(name: str) -> Path:
+    path = SHARED / name
+    if not path.exists():
+        pytest.skip(f"{path} is not available")
+    return path
+
+
+def git(repo_dir, *args) -> str:
+    return subprocess.run(["git", *args], cwd=repo_dir, check=True, capture_output=True,
+                          text=True).stdout
+
+
+@pytest.fixture
+def repo(tmp_path) -> GitRepo:
+    return GitRepo.init(tmp_path / "content.git")
+
+
+@pytest.fixture
+def store(repo) -> PageStore:
+    return PageStore(repo)
+
+
+@pytest.fixture
+def app(tmp_path):
+    from wiki import create_app
+
+    app = create_app({
+        "TESTING": True,
+        "WIKI_REPO": str(tmp_path / "pages_repo"),
+        "WIKI_DATA": str(tmp_path / "instance"),
+        "WTF_CSRF_ENABLED": False,
+    })
+    yield app
+
+
+@pytest.fixture
+def csrf_app(tmp_path):
+    """An app with CSRF protection on, as in production."""
+    from wiki import create_app
+
+    return create_app({"WIKI_REPO": str(tmp_path / "pages_repo"), "WIKI_DATA": str(tmp_path / "instance")})
+
+
+@pytest.fixture
+def client(app):
+    return app.test_client()
+
+
+@pytest.fixture
+def runner():
+    return CliRunner()
+
+
+@pytest.fixture(scope="session")
+def tldr_repo(tmp_path_factory) -> Path:
+    """A bare clone of the tldr-pages corpus (7,425 pages, 13,401 commits)."""
+    archive = shared_file("tldr-pages.git.tar.gz")
+    tmp = tmp_path_factory.mktemp("tldr")
+    with tarfile.open(archive) as tar:
+        tar.extractall(tmp, filter="data")
+    clone = tmp / "wiki.git"
+    subprocess.run(["git", "clone", "-q", "--bare", str(tmp / "tldr-pages.git"), str(clone)], check=True)
+    return clone

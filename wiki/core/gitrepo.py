@@ -1,0 +1,486 @@
+"""The content repository: reads at a revision, object writes, CAS ref moves.
+
+Saves never touch git's index or a working tree: blobs, the trees of the
+changed folders and the commit are written straight into the object database
+and the branch is moved with ``git update-ref REF NEW OLD`` (compare and
+swap), under an ``flock`` shared by every process that writes. That keeps a
+save's cost independent of the number of pages and makes concurrent writers
+safe: a writer whose OLD no longer matches retries instead of overwriting.
+
+Reads resolve paths through parsed trees kept in a small cache (a tree seen
+once is never parsed again), so viewing a page costs a dictionary lookup and,
+on a render-cache miss, one ``cat-file`` round trip to a persistent process.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import fcntl
+import io
+import os
+import re
+import subprocess
+import tempfile
+import threading
+import time
+from collections import OrderedDict
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Iterator
+
+import git
+from gitdb import IStream
+
+ZERO = "0" * 40
+TREE_MODE = b"40000"
+BLOB_MODE = b"100644"
+_BLOB_MODES = (b"100644", b"100755")
+_SAFE_IDENT = re.compile(r"[<>\n\r\x00]")
+
+
+class GitError(RuntimeError):
+    """A git command failed; ``detail`` is what git said."""
+
+    def __init__(self, message: str, detail: str = "") -> None:
+        super().__init__(message + (f": {detail}" if detail else ""))
+        self.detail = detail
+
+
+class UnknownRevision(LookupError):
+    """A revision that is not a commit of this repository."""
+
+
+@dataclass(frozen=True)
+class Person:
+    name: str
+    email: str
+
+    def ident(self, when: int, tz: str = "+0000") -> str:
+        name = _SAFE_IDENT.sub("", self.name).strip() or "Anonymous"
+        email = _SAFE_IDENT.sub("", self.email).strip()
+        return f"{name} <{email}> {when} {tz}"
+
+
+@dataclass(frozen=True)
+class Commit:
+    sha: str
+    tree: str
+    parents: tuple[str, ...]
+    author: Person
+    time: int  # author time, seconds since the epoch
+    message: str
+
+    @property
+    def summary(self) -> str:
+        return self.message.split("\n", 1)[0]
+
+
+@dataclass(frozen=True)
+class Change:
+    """One commit's effect on one file (for 'last changed' and catch-up)."""
+
+    sha: str
+    author: Person
+    time: int
+    summary: str
+
+
+class _LRU:
+    def __init__(self, size: int) -> None:
+        self.size = size
+        self._d: OrderedDict = OrderedDict()
+        self._lock = threading.Lock()
+
+    def get(self, key):
+        with self._lock:
+            value = self._d.get(key)
+            if value is not None:
+                self._d.move_to_end(key)
+            return value
+
+    def put(self, key, value) -> None:
+        with self._lock:
+            self._d[key] = value
+            self._d.move_to_end(key)
+            while len(self._d) > self.size:
+                self._d.popitem(last=False)
+
+
+def _parse_tree(data: bytes) -> dict[bytes, tuple[bytes, bytes]]:
+    entries: dict[bytes, tuple[bytes, bytes]] = {}
+    i, n = 0, len(data)
+    while i < n:
+        sp = data.index(b" ", i)
+        nul = data.index(b"\0", sp)
+        entries[data[sp + 1 : nul]] = (data[i:sp], data[nul + 1 : nul + 21])
+        i = nul + 21
+    return entries
+
+
+def _tree_sort_key(item: tuple[bytes, tuple[bytes, bytes]]) -> bytes:
+    name, (mode, _) = item
+    return name + b"/" if mode == TREE_MODE else name
+
+
+def _serialize_tree(entries: dict[bytes, tuple[bytes, bytes]]) -> bytes:
+    out = io.BytesIO()
+    for name, (mode, binsha) in sorted(entries.items(), key=_tree_sort_key):
+        out.write(mode + b" " + name + b"\0" + binsha)
+    return out.getvalue()
+
+
+def _parse_commit(sha: str, data: bytes) -> Commit:
+    head, _, message = data.partition(b"\n\n")
+    tree, parents, author, when = "", [], Person("", ""), 0
+    for line in head.split(b"\n"):
+        key, _, value = line.partition(b" ")
+        if key == b"tree":
+            tree = value.decode()
+        elif key == b"parent":
+            parents.append(value.decode())
+        elif key == b"author":
+            text = value.decode("utf-8", "replace")
+            m = re.match(r"(.*?) <(.*?)> (\d+) ([+-]\d{4})$", text)
+            if m:
+                author = Person(m.group(1), m.group(2))
+                when = int(m.group(3))
+            else:
+                author = Person(text, "")
+    return Commit(sha, tree, tuple(parents), author, when, message.decode("utf-8", "replace"))
+
+
+class GitRepo:
+    """One content repository (bare or not), shared by the threads of a process."""
+
+    def __init__(self, path: str | os.PathLike, branch: str | None = None) -> None:
+        self.path = Path(path).resolve()
+        probe = git.Repo(self.path)
+        self.bare = probe.bare
+        self.git_dir = Path(probe.git_dir).resolve()
+        self.work_tree = None if self.bare else Path(probe.working_tree_dir).resolve()
+        if branch is None:
+            try:
+                branch = probe.head.reference.name
+            except TypeError:  # detached HEAD: fall back to main
+                branch = "main"
+        probe.close()
+        self.branch = branch
+        self.ref = f"refs/heads/{branch}"
+        self._local = threading.local()
+        self._trees = _LRU(256)
+        self._commits = _LRU(1024)
+        self._lock_path = self.git_dir / "tacit-write.lock"
+
+    # -- creation ---------------------------------------------------------
+    @classmethod
+    def init(cls, path: str | os.PathLike, branch: str = "main", bare: bool = True) -> "GitRepo":
+        path = Path(path)
+        path.mkdir(parents=True, exist_ok=True)
+        args = ["git", "init", "-q", f"--initial-branch={branch}"]
+        if bare:
+            args.append("--bare")
+        _run(args + [str(path)])
+        return cls(path, branch)
+
+    # -- plumbing ---------------------------------------------------------
+    @property
+    def _repo(self) -> git.Repo:
+        repo = getattr(self._local, "repo", None)
+        if repo is None or getattr(self._local, "pid", None) != os.getpid():
+            repo = git.Repo(self.git_dir)
+            self._local.repo = repo
+            self._local.pid = os.getpid()
+        return repo
+
+    def git(self, *args: str, input: bytes | None = None, check: bool = True) -> bytes:
+        """Run a git command against this repository and return its stdout."""
+        return _run(["git", f"--git-dir={self.git_dir}", "--literal-pathspecs", *args],
+                    input=input, check=check)
+
+    def close(self) -> None:
+        repo = getattr(self._local, "repo", None)
+        if repo is not None:
+            repo.close()
+            self._local.repo = None
+
+    # -- reads ------------------------------------------------------------
+    def head(self) -> str | None:
+        """The branch's commit, or None while the branch has no commits."""
+        try:
+            return git.SymbolicReference.dereference_recursive(self._repo, self.ref)
+        except (ValueError, OSError):
+            return None
+
+    def object_data(self, sha: str) -> tuple[str, bytes]:
+        """(type, data) of an object; raises KeyError if it does not exist."""
+        try:
+            _, kind, _, data = self._repo.git.get_object_data(sha)
+        except ValueError:
+            raise KeyError(sha) from None
+        return kind.decode(), data
+
+    def commit(self, rev: str) -> Commit:
+        """Parse a commit (full sha, or any revision git understands)."""
+        cached = self._commits.get(rev)
+        if cached is not None:
+            return cached
+        if not re.fullmatch(r"[0-9a-fA-F]{4,64}|[\w./-]{1,200}", rev) or rev.startswith("-"):
+            raise UnknownRevision(rev)
+        try:
+            sha, kind, _, data = self._repo.git.get_object_data(rev)
+        except ValueError:
+            raise UnknownRevision(rev) from None
+        if kind != b"commit":
+            raise UnknownRevision(rev)
+        commit = _parse_commit(sha.decode(), data)
+        self._commits.put(rev, commit)
+        self._commits.put(commit.sha, commit)
+        return commit
+
+    def tree(self, sha: str) -> dict[bytes, tuple[bytes, bytes]]:
+        entries = self._trees.get(sha)
+        if entries is None:
+            kind, data = self.object_data(sha)
+            if kind != "tree":
+                raise GitError(f"{sha} is not a tree")
+            entries = _parse_tree(data)
+            self._trees.put(sha, entries)
+        return entries
+
+    def entry(self, rev: str, file: str) -> tuple[bytes, str] | None:
+        """(mode, sha) of a path at a revision, or None if it is absent."""
+        tree = self.commit(rev).tree
+        parts = file.encode("utf-8").split(b"/")
+        for i, part in enumerate(parts):
+            found = self.tree(tree).get(part)
+            if found is None:
+                return None
+            mode, binsha = found
+            if i < len(parts) - 1:
+                if mode != TREE_MODE:
+                    return None
+                tree = binsha.hex()
+            else:
+                return mode, binsha.hex()
+        return None
+
+    def blob_id(self, rev: str, file: str) -> str | None:
+        """The blob of a regular file at a revision (None if absent or not a file)."""
+        found = self.entry(rev, file)
+        if found is None or found[0] not in _BLOB_MODES:
+            return None
+        return found[1]
+
+    def read_blob(self, sha: str) -> bytes:
+        kind, data = self.object_data(sha)
+        if kind != "blob":
+            raise GitError(f"{sha} is not a blob")
+        return data
+
+    def folder_entries(self, rev: str, folder: str) -> dict[bytes, tuple[bytes, bytes]] | None:
+        """Entries of a folder at a revision ("" is the root), or None."""
+        tree = self.commit(rev).tree
+        if folder:
+            found = self.entry(rev, folder)
+            if found is None or found[0] != TREE_MODE:
+                return None
+            tree = found[1]
+        return self.tree(tree)
+
+    def list_files(self, rev: str) -> list[tuple[str, str]]:
+        """Every regular file at a revision as (path, blob sha)."""
+        out = self.git("ls-tree", "-r", "-z", "--full-tree", rev)
+        files = []
+        for record in out.split(b"\0"):
+            if not record:
+                continue
+            meta, _, path = record.partition(b"\t")
+            mode, kind, sha = meta.split(b" ")
+            if kind == b"blob" and mode in _BLOB_MODES:
+                files.append((path.decode("utf-8", "surrogateescape"), sha.decode()))
+        return files
+
+    def is_ancestor(self, old: str, new: str) -> bool:
+        return _run(["git", f"--git-dir={self.git_dir}", "merge-base", "--is-ancestor", old, new],
+                    check=False, returncode=True) == 0
+
+    def last_change(self, rev: str, file: str) -> Change | None:
+        """The newest commit reachable from rev that touched file."""
+        out = self.git("log", "-1", "--no-renames", f"--format={_LOG_FORMAT}", rev, "--", file)
+        records = _parse_log(out)
+        return records[0][0] if records else None
+
+    def changes(self, rev_range: str, *paths: str, limit: int | None = None) -> list[tuple[Change, list[tuple[str, str]]]]:
+        """Commits in a range, newest first, with (status, path) of each file they touched."""
+        args = ["log", "--no-renames", "--name-status", "-z", f"--format={_LOG_FORMAT}"]
+        if limit:
+            args.append(f"-{limit}")
+        args.append(rev_range)
+        if paths:
+            args += ["--", *paths]
+        return _parse_log(self.git(*args), with_files=True)
+
+    # -- writes -----------------------------------------------------------
+    def write_object(self, kind: bytes, data: bytes) -> str:
+        istream = self._repo.odb.store(IStream(kind, len(data), io.BytesIO(data)))
+        return istream.hexsha.decode() if isinstance(istream.hexsha, bytes) else istream.hexsha
+
+    def write_blob(self, data: bytes) -> str:
+        return self.write_object(b"blob", data)
+
+    def write_tree_with(self, base_tree: str | None, changes: dict[str, str | None]) -> str:
+        """A new root tree: base_tree with files set to blobs (or removed for None).
+
+        Only the trees on the paths of the changed files are read and
+        rewritten; empty folders disappear as git expects.
+        """
+        nested: dict[bytes, dict] = {}
+        for file, blob in changes.items():
+            node = nested
+            parts = file.encode("utf-8").split(b"/")
+            for part in parts[:-1]:
+                node = node.setdefault(part, {})
+                if not isinstance(node, dict):
+                    raise GitError(f"{file}: a file stands where a folder is needed")
+            node[parts[-1]] = blob
+        sha = self._write_subtree(base_tree, nested)
+        return sha or self.write_object(b"tree", b"")
+
+    def _write_subtree(self, tree_sha: str | None, changes: dict) -> str | None:
+        entries = dict(self.tree(tree_sha)) if tree_sha else {}
+        for name, change in changes.items():
+            current = entries.get(name)
+            if isinstance(change, dict):
+                sub = current[1].hex() if current and current[0] == TREE_MODE else None
+                if current and current[0] != TREE_MODE:
+                    raise GitError(f"{name.decode()} is a file, not a folder")
+                new_sub = self._write_subtree(sub, change)
+                if new_sub is None:
+                    entries.pop(name, None)
+                else:
+                    entries[name] = (TREE_MODE, bytes.fromhex(new_sub))
+            elif change is None:
+                entries.pop(name, None)
+            else:
+                if current and current[0] == TREE_MODE:
+                    raise GitError(f"{name.decode()} is a folder, not a file")
+                mode = current[0] if current and current[0] in _BLOB_MODES else BLOB_MODE
+                entries[name] = (mode, bytes.fromhex(change))
+        if not entries:
+            return None
+        sha = self.write_object(b"tree", _serialize_tree(entries))
+        self._trees.put(sha, entries)
+        return sha
+
+    def write_commit(self, tree: str, parents: list[str], author: Person, message: str,
+                     when: int | None = None, committer: Person | None = None) -> str:
+        when = int(time.time()) if when is None else when
+        lines = [f"tree {tree}"] + [f"parent {p}" for p in parents]
+        lines.append(f"author {author.ident(when)}")
+        lines.append(f"committer {(committer or author).ident(when)}")
+        message = message.replace("\r\n", "\n").strip("\n") + "\n"
+        data = ("\n".join(lines) + "\n\n" + message).encode("utf-8")
+        return self.write_object(b"commit", data)
+
+    def compare_and_swap(self, new: str, old: str | None, reason: str = "tacit") -> bool:
+        """Move the branch from old to new; False if it no longer points at old."""
+        args = ["git", f"--git-dir={self.git_dir}", "update-ref", "-m", reason, self.ref, new, old or ZERO]
+        proc = subprocess.run(args, capture_output=True, env=_git_env())
+        if proc.returncode == 0:
+            self._sync_work_tree(old, new)
+            return True
+        detail = proc.stderr.decode("utf-8", "replace")
+        if "is at" in detail or "but expected" in detail or "reference already exists" in detail \
+                or "unable to resolve reference" in detail or "cannot lock ref" in detail:
+            return False
+        raise GitError("could not move the branch", detail.strip())
+
+    def _sync_work_tree(self, old: str | None, new: str) -> None:
+        """Keep a non-bare repository's checkout in step when it has our branch out.
+
+        ``read-tree -m -u`` touches only the files that differ and refuses to
+        overwrite local edits, in which case the checkout is left as it was.
+        """
+        if self.work_tree is None or old is None:
+            return
+        try:
+            if self._repo.head.reference.path != self.ref:
+                return
+        except TypeError:
+            return
+        subprocess.run(["git", "read-tree", "-m", "-u", old, new], cwd=self.work_tree,
+                       capture_output=True, env=_git_env())
+
+    @contextlib.contextmanager
+    def write_lock(self) -> Iterator[None]:
+        """Serialize writers of every process; released by the kernel if one dies."""
+        fd = os.open(self._lock_path, os.O_RDWR | os.O_CREAT, 0o644)
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX)
+            yield
+        finally:
+            fcntl.flock(fd, fcntl.LOCK_UN)
+            os.close(fd)
+
+    def merge_text(self, base: bytes, ours: bytes, theirs: bytes,
+                   labels: tuple[str, str, str] = ("current", "base", "yours")) -> tuple[bytes, bool]:
+        """Three-way merge with git merge-file; returns (text, clean)."""
+        with tempfile.TemporaryDirectory(prefix="tacit-merge-") as tmp:
+            paths = []
+            for name, data in (("ours", ours), ("base", base), ("theirs", theirs)):
+                p = Path(tmp) / name
+                p.write_bytes(data)
+                paths.append(str(p))
+            proc = subprocess.run(
+                ["git", "merge-file", "-p", "-L", labels[0], "-L", labels[1], "-L", labels[2], *paths],
+                capture_output=True, env=_git_env())
+        if proc.returncode < 0 or proc.returncode > 127:
+            raise GitError("merge failed", proc.stderr.decode("utf-8", "replace"))
+        return proc.stdout, proc.returncode == 0
+
+    def maintain(self) -> None:
+        """Write the commit-graph with changed-path filters: makes `log -- path` fast."""
+        self.git("commit-graph", "write", "--reachable", "--changed-paths", "--split", check=False)
+
+
+_LOG_FORMAT = "%x1e%H%x1f%an%x1f%ae%x1f%at%x1f%s%x1f"
+
+
+def _parse_log(out: bytes, with_files: bool = False) -> list:
+    records = []
+    for chunk in out.split(b"\x1e"):
+        if not chunk.strip(b"\n\0"):
+            continue
+        fields = chunk.split(b"\x1f", 5)
+        sha, name, email, when, summary = (f.decode("utf-8", "replace") for f in fields[:5])
+        change = Change(sha, Person(name, email), int(when or 0), summary)
+        files: list[tuple[str, str]] = []
+        if with_files and len(fields) > 5:
+            items = [x for x in fields[5].lstrip(b"\n").split(b"\0")]
+            i = 0
+            while i + 1 < len(items):
+                status = items[i].strip(b"\n").decode()
+                if not status:
+                    i += 1
+                    continue
+                files.append((status[:1], items[i + 1].decode("utf-8", "surrogateescape")))
+                i += 2
+        records.append((change, files))
+    return records
+
+
+def _git_env() -> dict[str, str]:
+    env = {k: v for k, v in os.environ.items() if not k.startswith("GIT_")}
+    env["GIT_TERMINAL_PROMPT"] = "0"
+    env["LC_ALL"] = "C"
+    return env
+
+
+def _run(args: list[str], input: bytes | None = None, check: bool = True, returncode: bool = False):
+    proc = subprocess.run(args, input=input, capture_output=True, env=_git_env())
+    if returncode:
+        return proc.returncode
+    if check and proc.returncode != 0:
+        raise GitError(f"git {args[1] if len(args) > 1 else ''} failed",
+                       proc.stderr.decode("utf-8", "replace").strip())
+    return proc.stdout

@@ -1,0 +1,387 @@
+"""Pages: read, save, rename and delete, each change exactly one commit.
+
+Every write follows one path (``_commit``): under the repository's write
+lock, read the branch head, compute the new tree from it, write the commit
+and move the branch by compare-and-swap. A save that started from an older
+revision (``base``) is three-way merged with what was committed since; a
+clean merge is committed and reported, overlapping edits raise ``Conflict``
+carrying both texts, so nothing a user typed is ever dropped.
+"""
+
+from __future__ import annotations
+
+import json
+import threading
+from dataclasses import dataclass, field
+from typing import Callable
+
+from . import names
+from .changelog import LastChanges
+from .gitrepo import Change, GitRepo, Person, UnknownRevision
+
+META_FOLDER = ".wiki"
+REDIRECTS_FILE = f"{META_FOLDER}/redirects.json"
+MAX_PAGE_BYTES = 2 * 1024 * 1024
+_CAS_RETRIES = 20
+
+
+class Conflict(Exception):
+    """The change cannot be applied as asked; both texts are kept for the user."""
+
+    def __init__(self, name: str, reason: str, current: str | None, current_revision: str | None,
+                 yours: str | None = None, merged: str | None = None, other: str | None = None) -> None:
+        super().__init__(reason)
+        self.name = name
+        self.reason = reason  # "exists", "changed", "deleted", "conflict", "case", "same"
+        self.current = current
+        self.current_revision = current_revision
+        self.yours = yours
+        self.merged = merged  # the text with conflict markers, when a merge was tried
+        self.other = other  # the existing page a new name clashes with
+
+
+class PageNotFound(LookupError):
+    def __init__(self, name: str) -> None:
+        super().__init__(name)
+        self.name = name
+
+
+class PageTooLarge(ValueError):
+    pass
+
+
+class BadContent(ValueError):
+    pass
+
+
+@dataclass(frozen=True)
+class Page:
+    name: str
+    markdown: str
+    blob: str
+    commit: str  # the commit it was read at
+    change: Change | None  # the last commit that changed it (as of `commit`)
+
+    @property
+    def revision(self) -> str:
+        return self.change.sha if self.change else self.commit
+
+
+@dataclass(frozen=True)
+class SaveResult:
+    status: str  # "created", "saved", "merged", "unchanged", "renamed", "deleted"
+    name: str
+    commit: str | None  # the new commit, None when nothing changed
+    head: str | None
+
+    @property
+    def merged(self) -> bool:
+        return self.status == "merged"
+
+
+@dataclass(frozen=True)
+class Lookup:
+    """Where a requested name leads."""
+
+    kind: str  # "page", "redirect", "case", "ambiguous", "missing"
+    name: str  # the page to show (or the requested name when missing)
+    candidates: tuple[str, ...] = ()
+
+
+@dataclass
+class _Listing:
+    head: str
+    files: dict[str, str]  # page name -> blob
+    folded: dict[str, list[str]] = field(default_factory=dict)
+
+
+def normalize_text(text: str) -> bytes:
+    """LF line endings and a final newline, as git and diff tools expect."""
+    text = text.replace("\r\n", "\n").replace("\r", "\n")
+    if text and not text.endswith("\n"):
+        text += "\n"
+    try:
+        data = text.encode("utf-8")
+    except UnicodeEncodeError:
+        raise BadContent("The text is not valid Unicode.") from None
+    if len(data) > MAX_PAGE_BYTES:
+        raise PageTooLarge(f"A page can be at most {MAX_PAGE_BYTES // 1024 // 1024} MiB.")
+    return data
+
+
+class PageStore:
+    """The wiki's pages in one git branch."""
+
+    def __init__(self, repo: GitRepo) -> None:
+        self.repo = repo
+        self.last_changes = LastChanges(repo)
+        self._listing: _Listing | None = None
+        self._listing_lock = threading.Lock()
+        self._redirects_cache: tuple[str | None, dict[str, str]] = (None, {})
+        self.after_commit: list[Callable[[str, str | None], None]] = []
+
+    # -- reading -------------------------------------------------------------
+    def head(self) -> str | None:
+        return self.repo.head()
+
+    def _rev(self, rev: str | None) -> str | None:
+        if rev is None:
+            return self.head()
+        return self.repo.commit(rev).sha
+
+    def get(self, name: str, rev: str | None = None) -> Page | None:
+        """The page at a revision (default: the branch head), or None."""
+        name = names.check_name(name)
+        commit = self._rev(rev)
+        if commit is None:
+            return None
+        file = names.page_file(name)
+        blob = self.repo.blob_id(commit, file)
+        if blob is None:
+            return None
+        text = self.repo.read_blob(blob).decode("utf-8", "replace")
+        return Page(name, text, blob, commit, self.last_changes.get(commit, file))
+
+    def blob(self, name: str, rev: str | None = None) -> tuple[str, str] | None:
+        """(commit, blob) of a page without reading it: the cheap existence check."""
+        commit = self._rev(rev)
+        if commit is None:
+            return None
+        blob = self.repo.blob_id(commit, names.page_file(name))
+        return (commit, blob) if blob else None
+
+    def exists(self, name: str, rev: str | None = None) -> bool:
+        try:
+            name = names.check_name(name)
+        except names.BadPageName:
+            return False
+        return self.blob(name, rev) is not None
+
+    def read_blob_text(self, blob: str) -> str:
+        return self.repo.read_blob(blob).decode("utf-8", "replace")
+
+    def last_change(self, name: str, commit: str | None = None) -> Change | None:
+        commit = commit or self.head()
+        return self.last_changes.get(commit, names.page_file(name)) if commit else None
+
+    def listing(self) -> dict[str, str]:
+        """Every page at the head: name -> blob."""
+        return dict(self._current_listing().files)
+
+    def _current_listing(self) -> _Listing:
+        head = self.head()
+        with self._listing_lock:
+            if self._listing is not None and self._listing.head == head:
+                return self._listing
+        files: dict[str, str] = {}
+        folded: dict[str, list[str]] = {}
+        if head:
+            for path, blob in self.repo.list_files(head):
+                name = names.page_name(path)
+                if name is not None:
+                    files[name] = blob
+                    folded.setdefault(names.fold_case(name), []).append(name)
+        listing = _Listing(head or "", files, folded)
+        with self._listing_lock:
+            self._listing = listing
+        return listing
+
+    def pages_with_changes(self) -> list[tuple[str, Change | None]]:
+        """Every page with its last change, sorted by name (one history pass, cached)."""
+        head = self.head()
+        if head is None:
+            return []
+        changes = self.last_changes.all(head)
+        return [(name, changes.get(names.page_file(name)))
+                for name in sorted(self._current_listing().files, key=lambda n: (n.casefold(), n))]
+
+    def redirects(self, rev: str | None = None) -> dict[str, str]:
+        commit = self._rev(rev)
+        if commit is None:
+            return {}
+        blob = self.repo.blob_id(commit, REDIRECTS_FILE)
+        cached_blob, cached = self._redirects_cache
+        if blob == cached_blob:
+            return cached
+        data: dict[str, str] = {}
+        if blob:
+            try:
+                loaded = json.loads(self.repo.read_blob(blob))
+                if isinstance(loaded, dict):
+                    data = {str(k): str(v) for k, v in loaded.items()}
+            except ValueError:
+                data = {}
+        self._redirects_cache = (blob, data)
+        return data
+
+    def lookup(self, name: str) -> Lookup:
+        """Find what a requested name means: the page, a redirect or a case variant."""
+        name = names.check_name(name)
+        if self.blob(name):
+            return Lookup("page", name)
+        redirects = self.redirects()
+        target = redirects.get(name)
+        if target and self.blob(target):
+            return Lookup("redirect", target)
+        listing = self._current_listing()
+        matches = listing.folded.get(names.fold_case(name), [])
+        if len(matches) == 1:
+            return Lookup("case", matches[0])
+        if len(matches) > 1:
+            return Lookup("ambiguous", name, tuple(sorted(matches)))
+        for old, new in redirects.items():
+            if names.fold_case(old) == names.fold_case(name) and self.blob(new):
+                return Lookup("redirect", new)
+        return Lookup("missing", name)
+
+    # -- writing -------------------------------------------------------------
+    def save(self, name: str, text: str, author: Person, message: str = "",
+             base: str | None = None) -> SaveResult:
+        """Create (base None) or update (base = revision the edit started from)."""
+        name = names.check_name(name)
+        data = normalize_text(text)
+        if base is not None:
+            try:
+                base = self.repo.commit(base).sha
+            except UnknownRevision:
+                raise UnknownRevision(base) from None
+        file = names.page_file(name)
+
+        def change(head: str | None) -> tuple[dict[str, str | None], str, str] | None:
+            current = self.repo.blob_id(head, file) if head else None
+            new_data, status = data, ("saved" if current else "created")
+            if base is None:
+                if current is not None:
+                    raise Conflict(name, "exists", self.read_blob_text(current),
+                                   self._revision(head, file), text)
+                names.check_new_name(name)
+                self._check_case_clash(head, name)
+            else:
+                base_blob = self.repo.blob_id(base, file)
+                if current is None and base_blob is not None:
+                    raise Conflict(name, "deleted", None, head, text)
+                if current is None:
+                    names.check_new_name(name)
+                    self._check_case_clash(head, name)
+                elif current != base_blob:
+                    base_data = self.repo.read_blob(base_blob) if base_blob else b""
+                    current_data = self.repo.read_blob(current)
+                    if current_data == data:
+                        return None
+                    merged, clean = self.repo.merge_text(base_data, current_data, data)
+                    if not clean:
+                        raise Conflict(name, "conflict", current_data.decode("utf-8", "replace"),
+                                       self._revision(head, file), text,
+                                       merged.decode("utf-8", "replace"))
+                    new_data, status = merged, "merged"
+            blob = self.repo.write_blob(new_data)
+            if blob == current:
+                return None
+            default = f"{'Create' if status == 'created' else 'Update'} {name}"
+            return {file: blob}, status, message.strip() or default
+
+        return self._commit(name, author, change)
+
+    def rename(self, name: str, new_name: str, author: Person, message: str = "",
+               base: str | None = None) -> SaveResult:
+        """Move a page, leaving a redirect from the old name, in one commit."""
+        name = names.check_name(name)
+        new_name = names.check_new_name(new_name)
+        old_file, new_file = names.page_file(name), names.page_file(new_name)
+        if name == new_name:
+            raise Conflict(name, "same", None, None)
+
+        def change(head: str | None):
+            current = self.repo.blob_id(head, old_file) if head else None
+            if current is None:
+                raise PageNotFound(name)
+            self._check_base(name, head, old_file, current, base)
+            if self.repo.blob_id(head, new_file):
+                raise Conflict(new_name, "exists", None, self._revision(head, new_file))
+            if names.fold_case(name) != names.fold_case(new_name):
+                self._check_case_clash(head, new_name)
+            redirects = dict(self.redirects(head))
+            redirects.pop(new_name, None)
+            for old, target in list(redirects.items()):
+                if target == name:
+                    redirects[old] = new_name
+            redirects[name] = new_name
+            changes = {old_file: None, new_file: current,
+                       REDIRECTS_FILE: self._redirects_blob(redirects)}
+            return changes, "renamed", message.strip() or f"Rename {name} to {new_name}"
+
+        return self._commit(new_name, author, change)
+
+    def delete(self, name: str, author: Person, message: str = "", base: str | None = None) -> SaveResult:
+        name = names.check_name(name)
+        file = names.page_file(name)
+
+        def change(head: str | None):
+            current = self.repo.blob_id(head, file) if head else None
+            if current is None:
+                raise PageNotFound(name)
+            self._check_base(name, head, file, current, base)
+            return {file: None}, "deleted", message.strip() or f"Delete {name}"
+
+        return self._commit(name, author, change)
+
+    # -- internals -----------------------------------------------------------
+    def _revision(self, head: str | None, file: str) -> str | None:
+        if head is None:
+            return None
+        change = self.last_changes.get(head, file)
+        return change.sha if change else head
+
+    def _check_base(self, name: str, head: str, file: str, current: str, base: str | None) -> None:
+        """A rename or delete that names its base must not discard newer edits."""
+        if base is None:
+            return
+        try:
+            base_sha = self.repo.commit(base).sha
+        except UnknownRevision:
+            raise UnknownRevision(base) from None
+        if self.repo.blob_id(base_sha, file) != current:
+            raise Conflict(name, "changed", self.read_blob_text(current), self._revision(head, file))
+
+    def _check_case_clash(self, head: str | None, name: str) -> None:
+        """Refuse a new page whose name differs from an existing one only in case.
+
+        Such pairs collide on the case-insensitive file systems of macOS and
+        Windows clones, and make case-insensitive URLs ambiguous.
+        """
+        if head is None:
+            return
+        folder = names.folder_of(name)
+        entries = self.repo.folder_entries(head, folder) if folder else self.repo.folder_entries(head, "")
+        if entries is None:
+            return
+        wanted = names.fold_case(names.page_file(names.base_name(name)))
+        for entry in entries:
+            text = entry.decode("utf-8", "replace")
+            if names.fold_case(text) == wanted:
+                other = (folder + "/" if folder else "") + text[: -len(names.PAGE_SUFFIX)]
+                raise Conflict(name, "case", None, None, other=other)
+
+    def _redirects_blob(self, redirects: dict[str, str]) -> str | None:
+        if not redirects:
+            return None
+        text = json.dumps(dict(sorted(redirects.items())), indent=0, ensure_ascii=False)
+        return self.repo.write_blob(text.encode("utf-8") + b"\n")
+
+    def _commit(self, name: str, author: Person, compute) -> SaveResult:
+        """The one write path: compute against the head, commit, compare-and-swap."""
+        for _ in range(_CAS_RETRIES):
+            with self.repo.write_lock():
+                head = self.head()
+                result = compute(head)
+                if result is None:
+                    return SaveResult("unchanged", name, None, head)
+                changes, status, message = result
+                base_tree = self.repo.commit(head).tree if head else None
+                tree = self.repo.write_tree_with(base_tree, changes)
+                commit = self.repo.write_commit(tree, [head] if head else [], author, message)
+                if self.repo.compare_and_swap(commit, head, f"tacit: {status} {name}"):
+                    for hook in self.after_commit:
+                        hook(commit, head)
+                    return SaveResult(status, name, commit, commit)
+        raise RuntimeError("the branch kept moving; the save was not applied")
