@@ -1,0 +1,36 @@
+"""Tacit: a team wiki whose pages are markdown files in a git repository."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any, Mapping
+
+from flask import Flask
+
+from .config import load_config, secret_key
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def create_app(config: Mapping[str, Any] | None = None) -> Flask:
+    """Build the web app for one wiki; settings come from config and WIKI_* variables."""
+    settings = load_config(config)
+    app = Flask(
+        __name__,
+        template_folder=str(ROOT / "templates"),
+        static_folder="static",
+        static_url_path="/-/static",
+    )
+    app.url_map.merge_slashes = False  # "a//b" is a bad page name, not a redirect
+    app.config.update(settings)
+    app.config["SECRET_KEY"] = settings.get("WIKI_SECRET_KEY") or secret_key(settings["WIKI_DATA"])
+    app.config.setdefault("SESSION_COOKIE_HTTPONLY", True)
+    app.config["SESSION_COOKIE_SAMESITE"] = "Lax"
+    app.config.setdefault("MAX_CONTENT_LENGTH", 4 * 1024 * 1024)
+    app.config.setdefault("SEND_FILE_MAX_AGE_DEFAULT", 3600)
+    app.config["WTF_CSRF_TIME_LIMIT"] = None  # a long edit must not expire its form
+
+    from .web import init_app
+
+    init_app(app)
+    return app

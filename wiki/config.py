@@ -1,0 +1,48 @@
+"""Settings: defaults, then WIKI_* environment variables, then create_app(config)."""
+
+from __future__ import annotations
+
+import os
+import secrets
+from pathlib import Path
+from typing import Any, Mapping
+
+DEFAULTS: dict[str, Any] = {
+    "WIKI_NAME": "Tacit",
+    "WIKI_REPO": "./pages_repo",  # the content repository
+    "WIKI_DATA": "./instance",  # derived data: render cache, later index and database
+    "WIKI_BRANCH": None,  # default: the repository's current branch
+    "WIKI_SECRET_KEY": None,  # default: generated once and kept in WIKI_DATA
+    "WIKI_ANONYMOUS_NAME": "Anonymous",
+    "WIKI_ANONYMOUS_EMAIL": "anonymous@wiki.invalid",
+}
+
+
+def load_config(overrides: Mapping[str, Any] | None = None) -> dict[str, Any]:
+    """Defaults, overridden by the environment, overridden by explicit settings."""
+    settings = dict(DEFAULTS)
+    for key, value in os.environ.items():
+        if key.startswith("WIKI_") and value != "":
+            settings[key] = value
+    if overrides:
+        settings.update(overrides)
+    settings["WIKI_REPO"] = str(Path(settings["WIKI_REPO"]).expanduser().resolve())
+    settings["WIKI_DATA"] = str(Path(settings["WIKI_DATA"]).expanduser().resolve())
+    return settings
+
+
+def secret_key(data_dir: str | Path) -> str:
+    """The generated secret, created once (atomically, mode 0600) and reused by every worker."""
+    path = Path(data_dir) / "secret_key"
+    path.parent.mkdir(parents=True, exist_ok=True)
+    try:
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    except FileExistsError:
+        key = path.read_text().strip()
+        if key:
+            return key
+        os.unlink(path)
+        return secret_key(data_dir)
+    with os.fdopen(fd, "w") as f:
+        f.write(secrets.token_hex(32))
+    return path.read_text().strip()

@@ -1,0 +1,72 @@
+"""Every error a readable page (or JSON under the API), with the right status."""
+
+from __future__ import annotations
+
+import logging
+
+from flask import Flask, jsonify, render_template, request
+from flask_wtf.csrf import CSRFError
+from werkzeug.exceptions import HTTPException
+
+from ..core.gitrepo import GitError, UnknownRevision
+from ..core.names import BadPageName
+from ..core.pages import BadContent, PageNotFound, PageTooLarge
+
+log = logging.getLogger(__name__)
+
+API_PREFIX = "/-/api/"
+
+
+def wants_json() -> bool:
+    return request.path.startswith(API_PREFIX)
+
+
+def error_response(status: int, error: str, detail: str = ""):
+    if wants_json():
+        return jsonify(error=error, detail=detail), status
+    return render_template("error.html", status=status, error=error, detail=detail), status
+
+
+def init_app(app: Flask) -> None:
+    @app.errorhandler(BadPageName)
+    def bad_name(e: BadPageName):
+        return error_response(400, "Bad page name", e.rule)
+
+    @app.errorhandler(PageNotFound)
+    def not_found(e: PageNotFound):
+        return error_response(404, "Page not found", f"There is no page named {e.name}.")
+
+    @app.errorhandler(UnknownRevision)
+    def unknown_revision(e: UnknownRevision):
+        return error_response(404, "Unknown revision",
+                              f"{e.args[0] if e.args else ''} is not a revision of this wiki.")
+
+    @app.errorhandler(PageTooLarge)
+    def too_large(e: PageTooLarge):
+        return error_response(413, "Page too large", str(e))
+
+    @app.errorhandler(BadContent)
+    def bad_content(e: BadContent):
+        return error_response(400, "Bad content", str(e))
+
+    @app.errorhandler(CSRFError)
+    def csrf_error(e: CSRFError):
+        return error_response(400, "Form expired or forged",
+                              "The form could not be verified (CSRF). Reload the page and try again; "
+                              "your draft is kept in this browser.")
+
+    @app.errorhandler(GitError)
+    def git_error(e: GitError):
+        log.error("git failed: %s", e)
+        return error_response(503, "The repository could not be changed",
+                              "Git reported a problem; nothing was saved. Try again in a moment. "
+                              f"({e.detail[:300]})")
+
+    @app.errorhandler(HTTPException)
+    def http_error(e: HTTPException):
+        return error_response(e.code or 500, e.name, e.description or "")
+
+    @app.errorhandler(Exception)
+    def unexpected(e: Exception):
+        log.exception("unexpected error")
+        return error_response(500, "Internal error", "Something went wrong on our side; nothing was lost.")

@@ -1,0 +1,263 @@
+"""Page routes: view, edit, create, rename, delete, raw, the page list, preview."""
+
+from __future__ import annotations
+
+from flask import Blueprint, Response, abort, flash, redirect, render_template, request
+
+from ..core import names
+from ..core.pages import Conflict, Page
+from ..core.render import pygments_css
+from ..core.sections import SectionNotFound, get_section, replace_section, split_sections
+from . import current_author, get_wiki
+from .templating import action_url, page_url
+
+bp = Blueprint("pages", __name__)
+
+_STATUS_MESSAGES = {
+    "created": "Page created.",
+    "saved": "Saved.",
+    "merged": "Saved. Someone changed this page while you edited; your changes were merged with theirs.",
+    "unchanged": "No changes to save.",
+}
+
+
+def _page_name(raw: str) -> str:
+    """Check a name from the URL; the /-/ prefix belongs to the wiki's own routes."""
+    if raw == "-" or raw.startswith("-/"):
+        abort(404)
+    return names.check_name(raw)
+
+
+def _rendered(page: Page) -> tuple[str, object]:
+    wiki = get_wiki()
+    rendered = wiki.renderer.render(page.markdown, page.name, cache_key=page.blob)
+    html = rendered.html
+    if rendered.links:
+        html = wiki.renderer.mark_missing(html, lambda n: wiki.pages.exists(n, page.commit))
+    return html, rendered
+
+
+@bp.route("/")
+def home():
+    return redirect(page_url("Home"))
+
+
+@bp.route("/-/view")
+def view_by_query():
+    """Pages whose URL path a browser would rewrite (tldr's `common/.`) are addressed here."""
+    page = request.args.get("page")
+    if not page:
+        abort(400, "Say which page: /-/view?page=NAME")
+    return view(page)
+
+
+@bp.route("/<path:page>")
+def view(page: str):
+    if page.endswith("/") and page.strip("/"):
+        return redirect(page_url("-/pages/" + page.strip("/")))
+    name = _page_name(page)
+    wiki = get_wiki()
+    rev = request.args.get("rev") or None
+    found = wiki.pages.get(name, rev)
+    if found is None:
+        if rev:
+            abort(404, f"The page {name} did not exist at revision {rev}.")
+        lookup = wiki.pages.lookup(name)
+        if lookup.kind in ("redirect", "case"):
+            query = {"redirected_from": name} if lookup.kind == "redirect" else {}
+            return redirect(page_url(lookup.name, **query), 301 if lookup.kind == "case" else 302)
+        if lookup.kind == "ambiguous":
+            return render_template("ambiguous.html", name=name, candidates=lookup.candidates), 300
+        return render_template("missing.html", name=name), 404
+    html, rendered = _rendered(found)
+    return render_template(
+        "page.html", page=found, html=html, rendered=rendered, rev=rev,
+        redirected_from=request.args.get("redirected_from"),
+    )
+
+
+@bp.route("/-/raw/<path:page>")
+def raw(page: str):
+    name = _page_name(page)
+    found = get_wiki().pages.get(name, request.args.get("rev") or None)
+    if found is None:
+        abort(404, f"There is no page named {name}.")
+    response = Response(found.markdown, mimetype="text/markdown")
+    response.headers["X-Content-Type-Options"] = "nosniff"
+    response.headers["Content-Disposition"] = "inline"
+    response.set_etag(found.blob)
+    return response.make_conditional(request)
+
+
+@bp.route("/-/edit/<path:page>", methods=["GET", "POST"])
+def edit(page: str):
+    name = _page_name(page)
+    wiki = get_wiki()
+    section = request.values.get("section", type=int)
+    if request.method == "POST":
+        return _save(name, section)
+    found = wiki.pages.get(name)
+    if found is None:
+        names.check_new_name(name)
+        text, base = request.args.get("text", ""), ""
+    else:
+        text, base = found.markdown, found.commit
+        if section is not None:
+            try:
+                text = get_section(found.markdown, section)
+            except SectionNotFound:
+                abort(404, f"The page {name} has no section {section}.")
+    section_title = None
+    if section is not None and found is not None:
+        section_title = next((s.title for s in split_sections(found.markdown) if s.number == section), None)
+    return render_template("edit.html", name=name, text=text, base=base, page=found,
+                           section=section, section_title=section_title, message="")
+
+
+def _save(name: str, section: int | None):
+    wiki = get_wiki()
+    text = request.form.get("text", "")
+    message = request.form.get("message", "")
+    base = request.form.get("base") or None
+    if section is not None:
+        if base is None:
+            abort(400, "A section edit needs the revision it started from.")
+        original = wiki.pages.get(name, base)
+        if original is None:
+            abort(409, "The page no longer exists.")
+        try:
+            text = replace_section(original.markdown, section, text)
+        except SectionNotFound:
+            abort(400, f"The page has no section {section}.")
+    try:
+        result = wiki.pages.save(name, text, current_author(), message, base)
+    except Conflict as conflict:
+        return _conflict_page(name, conflict, text, message)
+    flash(_STATUS_MESSAGES[result.status], "merged" if result.merged else "ok")
+    return redirect(page_url(name))
+
+
+def _conflict_page(name: str, conflict: Conflict, yours: str, message: str):
+    wiki = get_wiki()
+    head = wiki.pages.head()
+    return render_template("conflict.html", name=name, conflict=conflict, yours=yours,
+                           message=message, base=head or ""), 409
+
+
+@bp.route("/-/new", methods=["GET", "POST"])
+def new():
+    if request.method == "GET":
+        return render_template("new.html", name=request.args.get("name", ""), text="", message="", error=None)
+    raw_name = request.form.get("name", "").strip().strip("/")
+    text = request.form.get("text", "")
+    message = request.form.get("message", "")
+    try:
+        name = names.check_new_name(raw_name)
+    except names.BadPageName as e:
+        return render_template("new.html", name=raw_name, text=text, message=message, error=e.rule), 400
+    try:
+        get_wiki().pages.save(name, text, current_author(), message, None)
+    except Conflict as conflict:
+        error = (f"A page named {conflict.other} already exists; names may not differ only in case."
+                 if conflict.reason == "case" else f"A page named {name} already exists.")
+        return render_template("new.html", name=raw_name, text=text, message=message, error=error,
+                               existing=conflict.other or name), 409
+    flash(_STATUS_MESSAGES["created"], "ok")
+    return redirect(page_url(name))
+
+
+@bp.route("/-/rename/<path:page>", methods=["GET", "POST"])
+def rename(page: str):
+    name = _page_name(page)
+    wiki = get_wiki()
+    found = wiki.pages.get(name)
+    if found is None:
+        abort(404, f"There is no page named {name}.")
+    if request.method == "GET":
+        return render_template("rename.html", page=found, new_name=name, message="", error=None)
+    new_name = request.form.get("new_name", "").strip().strip("/")
+    message = request.form.get("message", "")
+    try:
+        result = wiki.pages.rename(name, new_name, current_author(), message,
+                                   request.form.get("base") or None)
+    except names.BadPageName as e:
+        return render_template("rename.html", page=found, new_name=new_name, message=message, error=e.rule), 400
+    except Conflict as conflict:
+        errors = {
+            "exists": f"A page named {new_name} already exists.",
+            "case": f"A page named {conflict.other} already exists; names may not differ only in case.",
+            "same": "That is the page's current name.",
+            "changed": "The page changed since you opened this form; check it and try again.",
+        }
+        return render_template("rename.html", page=found, new_name=new_name, message=message,
+                               error=errors.get(conflict.reason, "The page could not be renamed.")), 409
+    flash(f"Renamed {name} to {result.name}. The old name redirects here.", "ok")
+    return redirect(page_url(result.name))
+
+
+@bp.route("/-/delete/<path:page>", methods=["GET", "POST"])
+def delete(page: str):
+    name = _page_name(page)
+    wiki = get_wiki()
+    found = wiki.pages.get(name)
+    if found is None:
+        abort(404, f"There is no page named {name}.")
+    if request.method == "GET":
+        return render_template("delete.html", page=found, error=None)
+    try:
+        wiki.pages.delete(name, current_author(), request.form.get("message", ""),
+                          request.form.get("base") or None)
+    except Conflict:
+        return render_template("delete.html", page=wiki.pages.get(name),
+                               error="The page changed since you opened this form; "
+                                     "check the new version before deleting it."), 409
+    flash(f"Deleted {name}. It stays in the history.", "ok")
+    return redirect(page_url("Home"))
+
+
+@bp.route("/-/pages")
+@bp.route("/-/pages/<path:folder>")
+def page_list(folder: str = ""):
+    folder = folder.strip("/")
+    if folder:
+        folder = names.check_name(folder)
+    wiki = get_wiki()
+    prefix = folder + "/" if folder else ""
+    entries = [(n, c) for n, c in wiki.pages.pages_with_changes() if n.startswith(prefix)]
+    if folder and not entries:
+        abort(404, f"There is no folder named {folder}.")
+    return render_template("pages.html", folder=folder, tree=_tree(entries, prefix), count=len(entries))
+
+
+def _tree(entries, prefix: str) -> dict:
+    """Nest a sorted list of pages into folders for the page list."""
+    root: dict = {"folders": {}, "pages": []}
+    for name, change in entries:
+        parts = name[len(prefix):].split("/")
+        node = root
+        for i, part in enumerate(parts[:-1]):
+            node = node["folders"].setdefault(part, {"folders": {}, "pages": [],
+                                                     "path": prefix + "/".join(parts[: i + 1])})
+        node["pages"].append((name, parts[-1], change))
+    return root
+
+
+@bp.route("/-/preview", methods=["POST"])
+def preview():
+    name = request.form.get("name") or "Preview"
+    try:
+        name = names.check_name(name)
+    except names.BadPageName:
+        name = "Preview"
+    wiki = get_wiki()
+    rendered = wiki.renderer.render(request.form.get("text", ""), name)
+    html = wiki.renderer.mark_missing(rendered.html, wiki.pages.exists) if rendered.links else rendered.html
+    return Response(html, mimetype="text/html")
+
+
+@bp.route("/-/highlight.css")
+def highlight_css():
+    response = Response(pygments_css(), mimetype="text/css")
+    response.cache_control.public = True
+    response.cache_control.max_age = 86400
+    return response

@@ -1,0 +1,60 @@
+"""Template helpers: page URLs, times people can read, breadcrumbs."""
+
+from __future__ import annotations
+
+import time
+from datetime import datetime, timezone
+from urllib.parse import quote
+
+from flask import Flask, request, url_for
+
+from ..core import names
+
+
+def page_url(name: str, **query: str) -> str:
+    """URL of a page; names are paths, so '/' stays and everything else is quoted."""
+    if names.needs_query_url(name):
+        query = {"page": name, **query}
+        name = "-/view"
+    url = request.script_root + "/" + quote(name, safe="/")
+    if query:
+        from urllib.parse import urlencode
+        url += "?" + urlencode({k: v for k, v in query.items() if v is not None})
+    return url
+
+
+def action_url(action: str, name: str, **query: str) -> str:
+    return page_url(f"-/{action}/{name}", **query)
+
+
+def reltime(ts: int | float | None) -> str:
+    if not ts:
+        return ""
+    delta = time.time() - ts
+    if delta < 45:
+        return "just now"
+    for unit, seconds in (("year", 31536000), ("month", 2592000), ("week", 604800),
+                          ("day", 86400), ("hour", 3600), ("minute", 60)):
+        n = int(delta // seconds)
+        if n >= 1:
+            return f"{n} {unit}{'s' if n > 1 else ''} ago"
+    return "just now"
+
+
+def isotime(ts: int | float | None) -> str:
+    if not ts:
+        return ""
+    return datetime.fromtimestamp(ts, timezone.utc).strftime("%Y-%m-%d %H:%M UTC")
+
+
+def init_app(app: Flask) -> None:
+    app.jinja_env.globals.update(
+        page_url=page_url,
+        action_url=action_url,
+        folders_of=names.folders_of,
+        base_name=names.base_name,
+        wiki_name=lambda: app.config["WIKI_NAME"],
+    )
+    app.jinja_env.filters["reltime"] = reltime
+    app.jinja_env.filters["isotime"] = isotime
+    app.jinja_env.globals["url_for"] = url_for
