@@ -205,11 +205,40 @@ class GitRepo:
 
     # -- reads ------------------------------------------------------------
     def head(self) -> str | None:
-        """The branch's commit, or None while the branch has no commits."""
+        """The branch's commit, or None while the branch has no commits.
+
+        Read from the ref files on every call (cheap: one small file), so
+        every process sees a commit made by any other at once.
+        """
         try:
-            return git.SymbolicReference.dereference_recursive(self._repo, self.ref)
-        except (ValueError, OSError):
+            with open(self.git_dir / self.ref, "rb") as f:
+                value = f.read(100).strip()
+            if re.fullmatch(rb"[0-9a-f]{40}", value):
+                return value.decode()
+        except FileNotFoundError:
+            pass
+        except OSError:
+            pass
+        return self._packed_ref()
+
+    def _packed_ref(self) -> str | None:
+        path = self.git_dir / "packed-refs"
+        try:
+            stat = path.stat()
+        except FileNotFoundError:
             return None
+        key = (stat.st_mtime_ns, stat.st_size, stat.st_ino)
+        cached = getattr(self, "_packed", None)
+        if cached is None or cached[0] != key:
+            refs: dict[bytes, str] = {}
+            for line in path.read_bytes().splitlines():
+                if line[:1] in (b"#", b"^") or b" " not in line:
+                    continue
+                sha, _, name = line.partition(b" ")
+                refs[name] = sha.decode()
+            cached = (key, refs)
+            self._packed = cached
+        return cached[1].get(self.ref.encode())
 
     def object_data(self, sha: str) -> tuple[str, bytes]:
         """(type, data) of an object; raises KeyError if it does not exist."""

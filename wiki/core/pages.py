@@ -13,6 +13,7 @@ from __future__ import annotations
 import json
 import threading
 from dataclasses import dataclass, field
+from functools import cached_property
 from typing import Callable
 
 from . import names
@@ -54,13 +55,24 @@ class BadContent(ValueError):
     pass
 
 
-@dataclass(frozen=True)
 class Page:
-    name: str
-    markdown: str
-    blob: str
-    commit: str  # the commit it was read at
-    change: Change | None  # the last commit that changed it (as of `commit`)
+    """A page at one commit. The text is read only when asked for: a cached
+    rendering needs just the blob id."""
+
+    def __init__(self, name: str, blob: str, commit: str, store: "PageStore") -> None:
+        self.name = name
+        self.blob = blob
+        self.commit = commit  # the commit it was read at
+        self._store = store
+
+    @cached_property
+    def markdown(self) -> str:
+        return self._store.read_blob_text(self.blob)
+
+    @cached_property
+    def change(self) -> Change | None:
+        """The last commit that changed the page, as of `commit`."""
+        return self._store.last_changes.get(self.commit, names.page_file(self.name))
 
     @property
     def revision(self) -> str:
@@ -135,12 +147,8 @@ class PageStore:
         commit = self._rev(rev)
         if commit is None:
             return None
-        file = names.page_file(name)
-        blob = self.repo.blob_id(commit, file)
-        if blob is None:
-            return None
-        text = self.repo.read_blob(blob).decode("utf-8", "replace")
-        return Page(name, text, blob, commit, self.last_changes.get(commit, file))
+        blob = self.repo.blob_id(commit, names.page_file(name))
+        return Page(name, blob, commit, self) if blob else None
 
     def blob(self, name: str, rev: str | None = None) -> tuple[str, str] | None:
         """(commit, blob) of a page without reading it: the cheap existence check."""

@@ -231,13 +231,14 @@ def page_list(folder: str = ""):
 
 def _tree(entries, prefix: str) -> dict:
     """Nest a sorted list of pages into folders for the page list."""
-    root: dict = {"folders": {}, "pages": []}
+    root: dict = {"folders": {}, "pages": [], "total": 0}
     for name, change in entries:
         parts = name[len(prefix):].split("/")
         node = root
         for i, part in enumerate(parts[:-1]):
-            node = node["folders"].setdefault(part, {"folders": {}, "pages": [],
+            node = node["folders"].setdefault(part, {"folders": {}, "pages": [], "total": 0,
                                                      "path": prefix + "/".join(parts[: i + 1])})
+            node["total"] += 1
         node["pages"].append((name, parts[-1], change))
     return root
 
