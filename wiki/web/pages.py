@@ -42,17 +42,30 @@ def home():
     return redirect(page_url("Home"))
 
 
-@bp.route("/-/view")
-def view_by_query():
-    """Pages whose URL path a browser would rewrite (tldr's `common/.`) are addressed here."""
-    page = request.args.get("page")
+def page_route(rule: str, **options):
+    """Route a page action at `rule/<page>` and at `rule?page=NAME`.
+
+    The query form exists for names a browser rewrites in a URL path (a
+    last part of `.` or `..`, such as tldr's `common/.`); templating.page_url
+    produces it for exactly those names.
+    """
+    def decorator(view_func):
+        bp.add_url_rule(f"{rule}/<path:page>", view_func.__name__, view_func, **options)
+        bp.add_url_rule(rule or "/-/view", view_func.__name__ + "_by_query", view_func, **options)
+        return view_func
+    return decorator
+
+
+def _page_arg(page: str | None) -> str:
+    page = page if page is not None else request.args.get("page")
     if not page:
-        abort(400, "Say which page: /-/view?page=NAME")
-    return view(page)
+        abort(400, "Say which page, e.g. ?page=Home")
+    return page
 
 
-@bp.route("/<path:page>")
-def view(page: str):
+@page_route("")
+def view(page: str | None = None):
+    page = _page_arg(page)
     if page.endswith("/") and page.strip("/"):
         return redirect(page_url("-/pages/" + page.strip("/")))
     name = _page_name(page)
@@ -76,8 +89,9 @@ def view(page: str):
     )
 
 
-@bp.route("/-/raw/<path:page>")
-def raw(page: str):
+@page_route("/-/raw")
+def raw(page: str | None = None):
+    page = _page_arg(page)
     name = _page_name(page)
     found = get_wiki().pages.get(name, request.args.get("rev") or None)
     if found is None:
@@ -89,8 +103,9 @@ def raw(page: str):
     return response.make_conditional(request)
 
 
-@bp.route("/-/edit/<path:page>", methods=["GET", "POST"])
-def edit(page: str):
+@page_route("/-/edit", methods=["GET", "POST"])
+def edit(page: str | None = None):
+    page = _page_arg(page)
     name = _page_name(page)
     wiki = get_wiki()
     section = request.values.get("section", type=int)
@@ -166,8 +181,9 @@ def new():
     return redirect(page_url(name))
 
 
-@bp.route("/-/rename/<path:page>", methods=["GET", "POST"])
-def rename(page: str):
+@page_route("/-/rename", methods=["GET", "POST"])
+def rename(page: str | None = None):
+    page = _page_arg(page)
     name = _page_name(page)
     wiki = get_wiki()
     found = wiki.pages.get(name)
@@ -195,8 +211,9 @@ def rename(page: str):
     return redirect(page_url(result.name))
 
 
-@bp.route("/-/delete/<path:page>", methods=["GET", "POST"])
-def delete(page: str):
+@page_route("/-/delete", methods=["GET", "POST"])
+def delete(page: str | None = None):
+    page = _page_arg(page)
     name = _page_name(page)
     wiki = get_wiki()
     found = wiki.pages.get(name)

@@ -13,7 +13,7 @@ from ..core import names
 
 def page_url(name: str, **query: str) -> str:
     """URL of a page; names are paths, so '/' stays and everything else is quoted."""
-    if names.needs_query_url(name):
+    if names.needs_query_url(name) and not name.startswith("-/"):
         query = {"page": name, **query}
         name = "-/view"
     url = request.script_root + "/" + quote(name, safe="/")
@@ -24,6 +24,8 @@ def page_url(name: str, **query: str) -> str:
 
 
 def action_url(action: str, name: str, **query: str) -> str:
+    if names.needs_query_url(name):
+        return page_url(f"-/{action}", page=name, **query)
     return page_url(f"-/{action}/{name}", **query)
 
 
