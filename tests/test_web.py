@@ -190,3 +190,23 @@ def test_naughty_strings_as_page_names(client, app):
 def _quote(s: str) -> str:
     from urllib.parse import quote
     return quote(s, safe="")
+
+
+def test_files_beside_pages_are_served_safely(app, client):
+    from wiki.core.gitrepo import GitRepo
+    from wiki.core.pages import PageStore
+
+    store = PageStore(GitRepo(app.config["WIKI_REPO"]))
+    png = b"\x89PNG\r\n\x1a\n" + b"\0" * 16
+    with store.repo.write_lock():
+        head = store.head()
+        tree = store.repo.write_tree_with(store.repo.commit(head).tree, {
+            "img/logo.png": store.repo.write_blob(png),
+            "img/evil.html": store.repo.write_blob(b"<script>alert(1)</script>")})
+        commit = store.repo.write_commit(tree, [head], store.repo.commit(head).author, "files")
+        assert store.repo.compare_and_swap(commit, head)
+    r = client.get("/img/logo.png")
+    assert r.status_code == 200 and r.mimetype == "image/png" and r.data == png
+    evil = client.get("/img/evil.html")
+    assert evil.mimetype == "application/octet-stream" and "attachment" in evil.headers["Content-Disposition"]
+    assert "sandbox" in evil.headers["Content-Security-Policy"]

@@ -150,6 +150,13 @@ class PageStore:
         blob = self.repo.blob_id(commit, names.page_file(name))
         return Page(name, blob, commit, self) if blob else None
 
+    def attachment(self, path: str, rev: str | None = None) -> bytes | None:
+        """A file that is not a page (an image beside the pages), by its full path."""
+        path = names.check_name(path)
+        commit = self._rev(rev)
+        blob = self.repo.blob_id(commit, path) if commit else None
+        return self.repo.read_blob(blob) if blob else None
+
     def blob(self, name: str, rev: str | None = None) -> tuple[str, str] | None:
         """(commit, blob) of a page without reading it: the cheap existence check."""
         commit = self._rev(rev)

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import mimetypes
+
 from flask import Blueprint, Response, abort, flash, redirect, render_template, request
 
 from ..core import names
@@ -75,6 +77,10 @@ def view(page: str | None = None):
     if found is None:
         if rev:
             abort(404, f"The page {name} did not exist at revision {rev}.")
+        if "." in names.base_name(name):
+            data = wiki.pages.attachment(name)
+            if data is not None:
+                return _attachment(name, data)
         lookup = wiki.pages.lookup(name)
         if lookup.kind in ("redirect", "case"):
             query = {"redirected_from": name} if lookup.kind == "redirect" else {}
@@ -87,6 +93,23 @@ def view(page: str | None = None):
         "page.html", page=found, html=html, rendered=rendered, rev=rev,
         redirected_from=request.args.get("redirected_from"),
     )
+
+
+_INLINE_TYPES = {"image/png", "image/jpeg", "image/gif", "image/webp", "image/avif", "image/svg+xml",
+                 "application/pdf", "text/plain"}
+
+
+def _attachment(name: str, data: bytes) -> Response:
+    """Serve a non-page file of the repository; never as something that can script this site."""
+    mimetype = mimetypes.guess_type(name)[0] or "application/octet-stream"
+    if mimetype not in _INLINE_TYPES:
+        mimetype = "application/octet-stream"
+    response = Response(data, mimetype=mimetype)
+    response.headers["X-Content-Type-Options"] = "nosniff"
+    response.headers["Content-Security-Policy"] = "sandbox; default-src 'none'; img-src 'self'; style-src 'unsafe-inline'"
+    if mimetype == "application/octet-stream":
+        response.headers["Content-Disposition"] = "attachment"
+    return response
 
 
 @page_route("/-/raw")
