@@ -23,12 +23,7 @@ def main() -> None:
 def init(repo_path: str | None) -> None:
     """Create the content repository with a welcome page; an existing one is left untouched."""
     settings = load_config({"WIKI_REPO": repo_path} if repo_path else None)
-    author = Person(settings["WIKI_ANONYMOUS_NAME"], settings["WIKI_ANONYMOUS_EMAIL"])
-    try:
-        repo, created = init_repository(settings["WIKI_REPO"], author)
-    except NotAGitRepository as e:
-        raise click.ClickException(str(e)) from None
-    repo.maintain()
+    repo, created = _open_repository(settings)
     if created:
         click.echo(f"Created the wiki repository at {repo.path} with a welcome page.")
     else:
@@ -44,12 +39,7 @@ def init(repo_path: str | None) -> None:
 def serve(host: str, port: int, workers: int | None, dev: bool) -> None:
     """Serve the wiki with gunicorn (several worker processes)."""
     settings = load_config()
-    author = Person(settings["WIKI_ANONYMOUS_NAME"], settings["WIKI_ANONYMOUS_EMAIL"])
-    try:
-        repo, _ = init_repository(settings["WIKI_REPO"], author)
-    except NotAGitRepository as e:
-        raise click.ClickException(str(e)) from None
-    repo.maintain()
+    _open_repository(settings)
     from . import create_app
 
     if dev:
@@ -60,6 +50,17 @@ def serve(host: str, port: int, workers: int | None, dev: bool) -> None:
                f"({workers} workers; repository {settings['WIKI_REPO']})")
     _Gunicorn({"bind": f"{host}:{port}", "workers": workers, "worker_class": "sync",
                "accesslog": "-", "timeout": 60, "graceful_timeout": 10}).run()
+
+
+def _open_repository(settings: dict):
+    """Open or create the content repository and refresh its commit-graph."""
+    author = Person(settings["WIKI_ANONYMOUS_NAME"], settings["WIKI_ANONYMOUS_EMAIL"])
+    try:
+        repo, created = init_repository(settings["WIKI_REPO"], author)
+    except NotAGitRepository as e:
+        raise click.ClickException(str(e)) from None
+    repo.maintain()
+    return repo, created
 
 
 class _Gunicorn:

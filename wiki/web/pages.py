@@ -204,14 +204,18 @@ def new():
     return redirect(page_url(name))
 
 
-@page_route("/-/rename", methods=["GET", "POST"])
-def rename(page: str | None = None):
-    page = _page_arg(page)
-    name = _page_name(page)
-    wiki = get_wiki()
-    found = wiki.pages.get(name)
+def _existing_page(page: str | None) -> tuple[str, Page]:
+    name = _page_name(_page_arg(page))
+    found = get_wiki().pages.get(name)
     if found is None:
         abort(404, f"There is no page named {name}.")
+    return name, found
+
+
+@page_route("/-/rename", methods=["GET", "POST"])
+def rename(page: str | None = None):
+    name, found = _existing_page(page)
+    wiki = get_wiki()
     if request.method == "GET":
         return render_template("rename.html", page=found, new_name=name, message="", error=None)
     new_name = request.form.get("new_name", "").strip().strip("/")
@@ -236,12 +240,8 @@ def rename(page: str | None = None):
 
 @page_route("/-/delete", methods=["GET", "POST"])
 def delete(page: str | None = None):
-    page = _page_arg(page)
-    name = _page_name(page)
+    name, found = _existing_page(page)
     wiki = get_wiki()
-    found = wiki.pages.get(name)
-    if found is None:
-        abort(404, f"There is no page named {name}.")
     if request.method == "GET":
         return render_template("delete.html", page=found, error=None)
     try:
