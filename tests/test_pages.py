@@ -214,3 +214,34 @@ def test_tldr_corpus_opens_as_it_is(tldr_repo):
     assert result.status == "saved"
     assert git(tldr_repo, "rev-parse", "main^") .strip() == head
     assert git(tldr_repo, "diff", "--name-only", head, "main").split() == ["common/tar.md"]
+
+
+def test_random_edits_keep_trees_valid(store, repo):
+    """Creates, edits and deletes in folders whose names stress git's tree order."""
+    import random
+
+    rng = random.Random(7)
+    parts = ["a", "a.b", "a-b", "a0", "ab", "A", "b", "é", "z z"]
+    alive: dict[str, str] = {}
+    for step in range(120):
+        name = "/".join(rng.choice(parts) for _ in range(rng.randint(1, 3)))
+        if any(n.startswith(name + "/") or name.startswith(n + "/") for n in alive if n != name):
+            continue
+        try:
+            if name in alive and rng.random() < 0.3:
+                store.delete(name, ALICE)
+                del alive[name]
+            elif name in alive:
+                text = f"step {step}\n"
+                store.save(name, text, ALICE, base=store.head())
+                alive[name] = text
+            else:
+                store.save(name, f"new {step}\n", ALICE)
+                alive[name] = f"new {step}\n"
+        except Conflict as e:
+            assert e.reason == "case"
+    fsck(repo)
+    files = set(git(repo.git_dir, "ls-tree", "-r", "-z", "--name-only", "main").split("\0")) - {""}
+    assert files == {n + ".md" for n in alive}
+    for name, text in alive.items():
+        assert store.get(name).markdown == text

@@ -210,3 +210,25 @@ def test_files_beside_pages_are_served_safely(app, client):
     evil = client.get("/img/evil.html")
     assert evil.mimetype == "application/octet-stream" and "attachment" in evil.headers["Content-Disposition"]
     assert "sandbox" in evil.headers["Content-Security-Policy"]
+
+
+def test_cached_view_follows_every_commit_and_revalidates(client, app):
+    first = client.put("/-/api/v1/pages/Cached", json={"markdown": "version one"}).get_json()
+    view = client.get("/Cached")
+    assert b"version one" in view.data and view.headers.get("ETag")
+    assert client.get("/Cached", headers={"If-None-Match": view.headers["ETag"]}).status_code == 304
+    # a commit made outside the web app (a person in the repository) is seen at once
+    from wiki.core.gitrepo import GitRepo
+    from wiki.core.pages import PageStore
+    from .conftest import BOB
+
+    PageStore(GitRepo(app.config["WIKI_REPO"])).save("Cached", "version two", BOB, base=first["commit"])
+    again = client.get("/Cached", headers={"If-None-Match": view.headers["ETag"]})
+    assert again.status_code == 200 and b"version two" in again.data and b"Bob Example" in again.data
+
+
+def test_save_message_shows_once_after_a_cached_view(client):
+    client.post("/-/new", data={"name": "Flashy", "text": "x"})
+    shown = client.get("/Flashy")
+    assert b"Page created." in shown.data
+    assert b"Page created." not in client.get("/Flashy").data

@@ -30,6 +30,7 @@ from typing import Iterator
 
 import git
 from gitdb import IStream
+from gitdb.db.loose import LooseObjectDB
 
 ZERO = "0" * 40
 TREE_MODE = b"40000"
@@ -122,11 +123,11 @@ def _tree_sort_key(item: tuple[bytes, tuple[bytes, bytes]]) -> bytes:
     return name + b"/" if mode == TREE_MODE else name
 
 
-def _serialize_tree(entries: dict[bytes, tuple[bytes, bytes]]) -> bytes:
-    out = io.BytesIO()
-    for name, (mode, binsha) in sorted(entries.items(), key=_tree_sort_key):
-        out.write(mode + b" " + name + b"\0" + binsha)
-    return out.getvalue()
+def _serialize_tree(entries: dict[bytes, tuple[bytes, bytes]], ordered: bool = False) -> bytes:
+    """Git's tree format; ``ordered`` says the dict is already in git's order
+    (parsed from a tree, entries only replaced), which spares the sort on big folders."""
+    items = entries.items() if ordered else sorted(entries.items(), key=_tree_sort_key)
+    return b"".join([mode + b" " + name + b"\0" + binsha for name, (mode, binsha) in items])
 
 
 def _parse_commit(sha: str, data: bytes) -> Commit:
@@ -351,7 +352,15 @@ class GitRepo:
 
     # -- writes -----------------------------------------------------------
     def write_object(self, kind: bytes, data: bytes) -> str:
-        istream = self._repo.odb.store(IStream(kind, len(data), io.BytesIO(data)))
+        """Write a loose object in-process (no `git hash-object` per object).
+
+        gitdb writes to a temporary file and renames it into place, so a
+        crash never leaves a half-written object under its final name.
+        """
+        loose = getattr(self._local, "loose", None)
+        if loose is None:
+            loose = self._local.loose = LooseObjectDB(str(self.git_dir / "objects"))
+        istream = loose.store(IStream(kind, len(data), io.BytesIO(data)))
         return istream.hexsha.decode() if isinstance(istream.hexsha, bytes) else istream.hexsha
 
     def write_blob(self, data: bytes) -> str:
@@ -377,8 +386,11 @@ class GitRepo:
 
     def _write_subtree(self, tree_sha: str | None, changes: dict) -> str | None:
         entries = dict(self.tree(tree_sha)) if tree_sha else {}
+        ordered = True  # stays true while only existing entries are replaced
         for name, change in changes.items():
             current = entries.get(name)
+            if current is None or (current[0] == TREE_MODE) != isinstance(change, dict):
+                ordered = False
             if isinstance(change, dict):
                 sub = current[1].hex() if current and current[0] == TREE_MODE else None
                 if current and current[0] != TREE_MODE:
@@ -397,7 +409,9 @@ class GitRepo:
                 entries[name] = (mode, bytes.fromhex(change))
         if not entries:
             return None
-        sha = self.write_object(b"tree", _serialize_tree(entries))
+        if not ordered:  # keep the cached dict in git's order for the next write
+            entries = dict(sorted(entries.items(), key=_tree_sort_key))
+        sha = self.write_object(b"tree", _serialize_tree(entries, ordered=True))
         self._trees.put(sha, entries)
         return sha
 

@@ -612,18 +612,27 @@ class Renderer:
         clean = parser.cleaner.clean(body)
         return Rendered(clean, ctx.title, tuple(ctx.headings), frozenset(ctx.links))
 
-    def render(self, markdown: str, page_path: str, cache_key: str | None = None) -> Rendered:
-        """Render a page; with ``cache_key`` (the content's blob id) results are reused."""
+    def render(self, markdown: str | Callable[[], str], page_path: str,
+               cache_key: str | None = None) -> Rendered:
+        """Render a page; with ``cache_key`` (the content's blob id) results are reused.
+
+        ``markdown`` may be a function returning the text, so a cache hit
+        never reads the content at all.
+        """
         page_path = page_path.strip("/")
+        if callable(markdown):
+            load, markdown = markdown, None
+        else:
+            load = None
         if cache_key is None:
-            return self._render_uncached(markdown, page_path)
+            return self._render_uncached(load() if load else markdown, page_path)
         key = self._cache_key(cache_key, page_path)
         hit = self._memory_get(key)
         if hit is not None:
             return hit
         hit = self._disk_get(key)
         if hit is None:
-            hit = self._render_uncached(markdown, page_path)
+            hit = self._render_uncached(load() if load else markdown, page_path)
             self._disk_put(key, hit)
         self._memory_put(key, hit)
         return hit
@@ -634,13 +643,16 @@ class Renderer:
         """Content id + what else shapes the HTML: folder (relative links), page (edit links), URLs."""
         folder = "/".join(_folder_segments(page_path))
         scope = page_path if self.section_edit_url is not None else folder
-        probe = "Tacit-Probe/Page"
-        try:
-            urls = [self.page_url(probe)]
-            if self.section_edit_url is not None:
-                urls.append(self.section_edit_url(probe, 1))
-        except Exception:
-            urls = []
+        urls = self.__dict__.get("_url_probe")
+        if urls is None:
+            probe = "Tacit-Probe/Page"
+            try:
+                urls = [self.page_url(probe)]
+                if self.section_edit_url is not None:
+                    urls.append(self.section_edit_url(probe, 1))
+            except Exception:
+                urls = []
+            self._url_probe = urls
         return json.dumps([_VERSION_TAG, cache_key, scope, urls], ensure_ascii=True)
 
     def _memory_get(self, key: str) -> Rendered | None:

@@ -17,6 +17,9 @@ def init_app(app: Flask) -> None:
     app.extensions["tacit"] = Wiki.open(app.config["WIKI_REPO"], app.config["WIKI_DATA"], anonymous,
                                         url_prefix=prefix, branch=app.config.get("WIKI_BRANCH"))
     csrf.init_app(app)
+    from .viewcache import ViewCache
+
+    app.extensions["tacit.views"] = ViewCache()
 
     from . import api, errors, pages, templating
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import mimetypes
 
-from flask import Blueprint, Response, abort, flash, redirect, render_template, request
+from flask import Blueprint, Response, abort, current_app, flash, redirect, render_template, request, session
 
 from ..core import names
 from ..core.pages import Conflict, Page
@@ -12,6 +12,7 @@ from ..core.render import pygments_css
 from ..core.sections import SectionNotFound, get_section, replace_section, split_sections
 from . import current_author, get_wiki
 from .templating import action_url, page_url
+from .viewcache import ViewCache
 
 bp = Blueprint("pages", __name__)
 
@@ -32,7 +33,7 @@ def _page_name(raw: str) -> str:
 
 def _rendered(page: Page) -> tuple[str, object]:
     wiki = get_wiki()
-    rendered = wiki.renderer.render(page.markdown, page.name, cache_key=page.blob)
+    rendered = wiki.renderer.render(lambda: page.markdown, page.name, cache_key=page.blob)
     html = rendered.html
     if rendered.links:
         html = wiki.renderer.mark_missing(html, lambda n: wiki.pages.exists(n, page.commit))
@@ -68,6 +69,31 @@ def _page_arg(page: str | None) -> str:
 @page_route("")
 def view(page: str | None = None):
     page = _page_arg(page)
+    wiki = get_wiki()
+    cacheable = "_flashes" not in session
+    if cacheable:
+        key = (request.full_path, wiki.pages.head())
+        body = view_cache().get(key)
+        if body is None:
+            response = current_app.make_response(_view(page))
+            if response.status_code == 200 and response.mimetype == "text/html":
+                view_cache().put(key, response.get_data(as_text=True))
+            return response
+        return _html(body)
+    return _view(page)
+
+
+def _html(body: str) -> Response:
+    response = Response(body, mimetype="text/html")
+    response.add_etag()
+    return response.make_conditional(request)
+
+
+def view_cache() -> ViewCache:
+    return current_app.extensions["tacit.views"]
+
+
+def _view(page: str):
     if page.endswith("/") and page.strip("/"):
         return redirect(page_url("-/pages/" + page.strip("/")))
     name = _page_name(page)
@@ -89,10 +115,10 @@ def view(page: str | None = None):
             return render_template("ambiguous.html", name=name, candidates=lookup.candidates), 300
         return render_template("missing.html", name=name), 404
     html, rendered = _rendered(found)
-    return render_template(
+    return _html(render_template(
         "page.html", page=found, html=html, rendered=rendered, rev=rev,
         redirected_from=request.args.get("redirected_from"),
-    )
+    ))
 
 
 _INLINE_TYPES = {"image/png", "image/jpeg", "image/gif", "image/webp", "image/avif", "image/svg+xml",
