@@ -16,23 +16,23 @@ from __future__ import annotations
 
 import contextlib
 import fcntl
-import io
+import hashlib
 import os
 import re
 import subprocess
 import tempfile
 import threading
 import time
+import zlib
 from collections import OrderedDict
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Iterator
 
 import git
-from gitdb import IStream
-from gitdb.db.loose import LooseObjectDB
 
 ZERO = "0" * 40
+_STORE_UNCOMPRESSED = 64 * 1024
 TREE_MODE = b"40000"
 BLOB_MODE = b"100644"
 _BLOB_MODES = (b"100644", b"100755")
@@ -107,27 +107,78 @@ class _LRU:
                 self._d.popitem(last=False)
 
 
-def _parse_tree(data: bytes) -> dict[bytes, tuple[bytes, bytes]]:
-    entries: dict[bytes, tuple[bytes, bytes]] = {}
-    i, n = 0, len(data)
-    while i < n:
-        sp = data.index(b" ", i)
-        nul = data.index(b"\0", sp)
-        entries[data[sp + 1 : nul]] = (data[i:sp], data[nul + 1 : nul + 21])
-        i = nul + 21
-    return entries
+_TREE_ENTRY = re.compile(rb"(\d{5,6}) ([^\0]+)\0(.{20})", re.S)
 
 
-def _tree_sort_key(item: tuple[bytes, tuple[bytes, bytes]]) -> bytes:
-    name, (mode, _) = item
+def _tree_sort_key(entry: tuple[bytes, bytes, bytes]) -> bytes:
+    mode, name, _ = entry
     return name + b"/" if mode == TREE_MODE else name
 
 
-def _serialize_tree(entries: dict[bytes, tuple[bytes, bytes]], ordered: bool = False) -> bytes:
-    """Git's tree format; ``ordered`` says the dict is already in git's order
-    (parsed from a tree, entries only replaced), which spares the sort on big folders."""
-    items = entries.items() if ordered else sorted(entries.items(), key=_tree_sort_key)
-    return b"".join([mode + b" " + name + b"\0" + binsha for name, (mode, binsha) in items])
+class Tree:
+    """A parsed git tree that keeps its raw bytes.
+
+    Parsing is one regex pass in C; replacing an entry in place (the common
+    save: one page edited in a big folder) splices the raw bytes instead of
+    rebuilding and sorting thousands of entries.
+    """
+
+    __slots__ = ("raw", "entries", "index")
+
+    def __init__(self, raw: bytes, entries: list[tuple[bytes, bytes, bytes]] | None = None,
+                 index: dict[bytes, int] | None = None) -> None:
+        if entries is None:
+            entries = _TREE_ENTRY.findall(raw)
+            names = [e[1] for e in entries]
+            if sum(map(len, names)) + sum(len(e[0]) for e in entries) + 22 * len(entries) != len(raw):
+                raise GitError("malformed tree object")
+            index = dict(zip(names, range(len(names))))
+        self.raw = raw
+        self.entries = entries
+        self.index = index if index is not None else {e[1]: i for i, e in enumerate(entries)}
+
+    @classmethod
+    def build(cls, entries: dict[bytes, tuple[bytes, bytes]]) -> "Tree":
+        ordered = sorted(((mode, name, sha) for name, (mode, sha) in entries.items()), key=_tree_sort_key)
+        raw = b"".join([mode + b" " + name + b"\0" + sha for mode, name, sha in ordered])
+        return cls(raw, ordered, None)
+
+    def get(self, name: bytes) -> tuple[bytes, bytes] | None:
+        i = self.index.get(name)
+        if i is None:
+            return None
+        mode, _, sha = self.entries[i]
+        return mode, sha
+
+    def items(self) -> Iterator[tuple[bytes, tuple[bytes, bytes]]]:
+        return ((name, (mode, sha)) for mode, name, sha in self.entries)
+
+    def __iter__(self) -> Iterator[bytes]:
+        return (e[1] for e in self.entries)
+
+    def __len__(self) -> int:
+        return len(self.entries)
+
+    def replaced(self, changes: dict[bytes, tuple[bytes, bytes]]) -> "Tree":
+        """The tree with existing entries given new (mode, sha); names and order unchanged."""
+        raw, entries = self.raw, list(self.entries)
+        for name, (mode, sha) in changes.items():
+            i = self.index[name]
+            old_mode, _, old_sha = entries[i]
+            entries[i] = (mode, name, sha)
+            if raw is None:
+                continue
+            needle = b" " + name + b"\0" + old_sha
+            pos = raw.find(needle)
+            # A unique occurrence must be the entry itself (it contains the needle).
+            if mode != old_mode or pos < 0 or raw.find(needle, pos + 1) >= 0:
+                raw = None
+                continue
+            cut = pos + len(needle) - 20
+            raw = raw[:cut] + sha + raw[cut + 20:]
+        if raw is None:
+            raw = b"".join([m + b" " + n + b"\0" + s for m, n, s in entries])
+        return Tree(raw, entries, self.index)
 
 
 def _parse_commit(sha: str, data: bytes) -> Commit:
@@ -267,15 +318,15 @@ class GitRepo:
         self._commits.put(commit.sha, commit)
         return commit
 
-    def tree(self, sha: str) -> dict[bytes, tuple[bytes, bytes]]:
-        entries = self._trees.get(sha)
-        if entries is None:
+    def tree(self, sha: str) -> Tree:
+        tree = self._trees.get(sha)
+        if tree is None:
             kind, data = self.object_data(sha)
             if kind != "tree":
                 raise GitError(f"{sha} is not a tree")
-            entries = _parse_tree(data)
-            self._trees.put(sha, entries)
-        return entries
+            tree = Tree(data)
+            self._trees.put(sha, tree)
+        return tree
 
     def entry(self, rev: str, file: str) -> tuple[bytes, str] | None:
         """(mode, sha) of a path at a revision, or None if it is absent."""
@@ -307,7 +358,7 @@ class GitRepo:
             raise GitError(f"{sha} is not a blob")
         return data
 
-    def folder_entries(self, rev: str, folder: str) -> dict[bytes, tuple[bytes, bytes]] | None:
+    def folder_entries(self, rev: str, folder: str) -> Tree | None:
         """Entries of a folder at a revision ("" is the root), or None."""
         tree = self.commit(rev).tree
         if folder:
@@ -352,16 +403,37 @@ class GitRepo:
 
     # -- writes -----------------------------------------------------------
     def write_object(self, kind: bytes, data: bytes) -> str:
-        """Write a loose object in-process (no `git hash-object` per object).
+        """Write a loose object in-process, the way git does (no process per object).
 
-        gitdb writes to a temporary file and renames it into place, so a
-        crash never leaves a half-written object under its final name.
+        The object goes to a temporary file in its fan-out folder and is
+        renamed into place, so a crash never leaves a half-written object
+        under its final name. Big objects (the tree of a folder of thousands
+        of pages) are stored uncompressed, as git's `core.looseCompression=0`
+        does: zlib would cost more than the rest of the save, and `git gc`
+        packs them with deltas later anyway.
         """
-        loose = getattr(self._local, "loose", None)
-        if loose is None:
-            loose = self._local.loose = LooseObjectDB(str(self.git_dir / "objects"))
-        istream = loose.store(IStream(kind, len(data), io.BytesIO(data)))
-        return istream.hexsha.decode() if isinstance(istream.hexsha, bytes) else istream.hexsha
+        header = kind + b" " + str(len(data)).encode() + b"\0"
+        digest = hashlib.sha1(header)
+        digest.update(data)
+        sha = digest.hexdigest()
+        folder = self.git_dir / "objects" / sha[:2]
+        path = folder / sha[2:]
+        if path.exists():
+            return sha
+        level = 1 if len(data) < _STORE_UNCOMPRESSED else 0
+        packed = zlib.compress(header + data, level)
+        folder.mkdir(exist_ok=True)
+        fd, tmp = tempfile.mkstemp(prefix="tmp_obj_", dir=folder)
+        try:
+            with os.fdopen(fd, "wb") as f:
+                f.write(packed)
+            os.chmod(tmp, 0o444)
+            os.replace(tmp, path)
+        except BaseException:
+            with contextlib.suppress(OSError):
+                os.unlink(tmp)
+            raise
+        return sha
 
     def write_blob(self, data: bytes) -> str:
         return self.write_object(b"blob", data)
@@ -385,34 +457,45 @@ class GitRepo:
         return sha or self.write_object(b"tree", b"")
 
     def _write_subtree(self, tree_sha: str | None, changes: dict) -> str | None:
-        entries = dict(self.tree(tree_sha)) if tree_sha else {}
-        ordered = True  # stays true while only existing entries are replaced
+        tree = self.tree(tree_sha) if tree_sha else None
+        replace: dict[bytes, tuple[bytes, bytes]] = {}  # entries that keep their place
+        reshape: dict[bytes, tuple[bytes, bytes] | None] = {}  # entries added or removed
         for name, change in changes.items():
-            current = entries.get(name)
-            if current is None or (current[0] == TREE_MODE) != isinstance(change, dict):
-                ordered = False
+            current = tree.get(name) if tree else None
             if isinstance(change, dict):
-                sub = current[1].hex() if current and current[0] == TREE_MODE else None
                 if current and current[0] != TREE_MODE:
                     raise GitError(f"{name.decode()} is a file, not a folder")
-                new_sub = self._write_subtree(sub, change)
-                if new_sub is None:
-                    entries.pop(name, None)
-                else:
-                    entries[name] = (TREE_MODE, bytes.fromhex(new_sub))
+                new_sub = self._write_subtree(current[1].hex() if current else None, change)
+                new = (TREE_MODE, bytes.fromhex(new_sub)) if new_sub else None
             elif change is None:
-                entries.pop(name, None)
+                new = None
             else:
                 if current and current[0] == TREE_MODE:
                     raise GitError(f"{name.decode()} is a folder, not a file")
                 mode = current[0] if current and current[0] in _BLOB_MODES else BLOB_MODE
-                entries[name] = (mode, bytes.fromhex(change))
-        if not entries:
-            return None
-        if not ordered:  # keep the cached dict in git's order for the next write
-            entries = dict(sorted(entries.items(), key=_tree_sort_key))
-        sha = self.write_object(b"tree", _serialize_tree(entries, ordered=True))
-        self._trees.put(sha, entries)
+                new = (mode, bytes.fromhex(change))
+            if current is not None and new is not None:
+                if new != current:
+                    replace[name] = new
+            elif current is not None or new is not None:
+                reshape[name] = new
+        if not replace and not reshape:
+            return tree_sha
+        if tree is not None and not reshape:
+            new_tree = tree.replaced(replace)
+        else:
+            entries = dict(tree.items()) if tree else {}
+            entries.update(replace)
+            for name, new in reshape.items():
+                if new is None:
+                    entries.pop(name, None)
+                else:
+                    entries[name] = new
+            if not entries:
+                return None
+            new_tree = Tree.build(entries)
+        sha = self.write_object(b"tree", new_tree.raw)
+        self._trees.put(sha, new_tree)
         return sha
 
     def write_commit(self, tree: str, parents: list[str], author: Person, message: str,
