@@ -245,3 +245,31 @@ def test_random_edits_keep_trees_valid(store, repo):
     assert files == {n + ".md" for n in alive}
     for name, text in alive.items():
         assert store.get(name).markdown == text
+
+
+def test_big_tree_written_by_one_process_is_derived_by_another(repo):
+    """Delta notes let a second process skip parsing a big folder; a bad note is never trusted."""
+    writer, reader = PageStore(repo), PageStore(GitRepo(repo.path))
+    changes = {f"big/page-{i:04d}.md": repo.write_blob(f"page {i}\n".encode()) for i in range(700)}
+    with repo.write_lock():
+        tree = repo.write_tree_with(None, changes)
+        commit = repo.write_commit(tree, [], ALICE, "many pages")
+        assert repo.compare_and_swap(commit, None)
+    assert reader.get("big/page-0001").markdown == "page 1\n"  # the reader parses the folder once
+    base = writer.head()
+    for i in range(3):  # three saves the reader does not see
+        base = writer.save("big/page-0001", f"edit {i}\n", BOB, base=base).commit
+    big = reader.repo.entry(base, "big")[1]
+    derived = reader.repo._tree_from_deltas(big)
+    assert derived is not None
+    assert derived.raw == reader.repo.object_data(big)[1]
+    assert reader.get("big/page-0001").markdown == "edit 2\n"
+    note = repo.git_dir / "tacit-tree-deltas" / big
+    lines = note.read_text().split("\n")
+    name, mode, _ = lines[1].split(" ")
+    note.write_text("\n".join([lines[0], f"{name} {mode} {'ab' * 20}"]))
+    fresh = GitRepo(repo.path)
+    fresh.tree(lines[0])  # the predecessor is known, so the note is applied ...
+    assert fresh._tree_from_deltas(big) is None  # ... and fails the object-id check
+    assert fresh.tree(big).raw == reader.repo.object_data(big)[1]  # parsed instead
+    fsck(repo)

@@ -33,6 +33,10 @@ import git
 
 ZERO = "0" * 40
 _STORE_UNCOMPRESSED = 64 * 1024
+_DELTA_DIR = "tacit-tree-deltas"
+_DELTA_MIN_TREE = 16 * 1024
+_DELTA_KEEP = 512
+_DELTA_CHAIN = 16
 TREE_MODE = b"40000"
 BLOB_MODE = b"100644"
 _BLOB_MODES = (b"100644", b"100755")
@@ -321,12 +325,66 @@ class GitRepo:
     def tree(self, sha: str) -> Tree:
         tree = self._trees.get(sha)
         if tree is None:
+            tree = self._tree_from_deltas(sha)
+        if tree is None:
             kind, data = self.object_data(sha)
             if kind != "tree":
                 raise GitError(f"{sha} is not a tree")
             tree = Tree(data)
-            self._trees.put(sha, tree)
+        self._trees.put(sha, tree)
         return tree
+
+    # Big trees (a folder of thousands of pages) cost a millisecond or two to
+    # read and parse, and with several worker processes each save lands in a
+    # process that has not seen the previous save's tree. So the writer of a
+    # big tree leaves a note of how it derived it from its predecessor; a
+    # process that has the predecessor parsed applies the note instead of
+    # parsing, and checks the result against the object id.
+
+    def _record_delta(self, old_sha: str, new_sha: str, changes: dict[bytes, tuple[bytes, bytes]]) -> None:
+        lines = [old_sha] + [f"{name.hex()} {mode.decode()} {sha.hex()}" for name, (mode, sha) in changes.items()]
+        folder = self.git_dir / _DELTA_DIR
+        try:
+            folder.mkdir(exist_ok=True)
+            fd, tmp = tempfile.mkstemp(prefix="tmp_", dir=folder)
+            with os.fdopen(fd, "w") as f:
+                f.write("\n".join(lines))
+            os.replace(tmp, folder / new_sha)
+            if int.from_bytes(os.urandom(1), "big") < 8:  # now and then, keep the newest notes only
+                notes = sorted(folder.iterdir(), key=lambda p: p.stat().st_mtime)
+                for stale in notes[:-_DELTA_KEEP]:
+                    stale.unlink(missing_ok=True)
+        except OSError:
+            pass  # only a speed-up; never fail a save for it
+
+    def _tree_from_deltas(self, sha: str) -> Tree | None:
+        chain: list[dict[bytes, tuple[bytes, bytes]]] = []
+        current, base = sha, None
+        for _ in range(_DELTA_CHAIN):
+            try:
+                text = (self.git_dir / _DELTA_DIR / current).read_text()
+            except (OSError, ValueError):
+                return None
+            lines = text.split("\n")
+            try:
+                chain.append({bytes.fromhex(n): (m.encode(), bytes.fromhex(s))
+                              for n, m, s in (line.split(" ") for line in lines[1:])})
+            except ValueError:
+                return None
+            current = lines[0]
+            base = self._trees.get(current)
+            if base is not None:
+                break
+        if base is None:
+            return None
+        try:
+            for changes in reversed(chain):
+                base = base.replaced(changes)
+        except (KeyError, IndexError):
+            return None
+        check = hashlib.sha1(b"tree %d\0" % len(base.raw))
+        check.update(base.raw)
+        return base if check.hexdigest() == sha else None
 
     def entry(self, rev: str, file: str) -> tuple[bytes, str] | None:
         """(mode, sha) of a path at a revision, or None if it is absent."""
@@ -483,6 +541,11 @@ class GitRepo:
             return tree_sha
         if tree is not None and not reshape:
             new_tree = tree.replaced(replace)
+            if len(new_tree.raw) >= _DELTA_MIN_TREE:
+                sha = self.write_object(b"tree", new_tree.raw)
+                self._record_delta(tree_sha, sha, replace)
+                self._trees.put(sha, new_tree)
+                return sha
         else:
             entries = dict(tree.items()) if tree else {}
             entries.update(replace)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import mimetypes
 
-from flask import Blueprint, Response, abort, current_app, flash, redirect, render_template, request, session
+from flask import Blueprint, Response, abort, flash, redirect, render_template, request
 
 from ..core import names
 from ..core.pages import Conflict, Page
@@ -12,7 +12,7 @@ from ..core.render import pygments_css
 from ..core.sections import SectionNotFound, get_section, replace_section, split_sections
 from . import current_author, get_wiki
 from .templating import action_url, page_url
-from .viewcache import ViewCache
+from .viewcache import as_html, cached_view
 
 bp = Blueprint("pages", __name__)
 
@@ -67,30 +67,9 @@ def _page_arg(page: str | None) -> str:
 
 
 @page_route("")
+@cached_view
 def view(page: str | None = None):
-    page = _page_arg(page)
-    wiki = get_wiki()
-    cacheable = "_flashes" not in session
-    if cacheable:
-        key = (request.full_path, wiki.pages.head())
-        body = view_cache().get(key)
-        if body is None:
-            response = current_app.make_response(_view(page))
-            if response.status_code == 200 and response.mimetype == "text/html":
-                view_cache().put(key, response.get_data(as_text=True))
-            return response
-        return _html(body)
-    return _view(page)
-
-
-def _html(body: str) -> Response:
-    response = Response(body, mimetype="text/html")
-    response.add_etag()
-    return response.make_conditional(request)
-
-
-def view_cache() -> ViewCache:
-    return current_app.extensions["tacit.views"]
+    return _view(_page_arg(page))
 
 
 def _view(page: str):
@@ -115,7 +94,7 @@ def _view(page: str):
             return render_template("ambiguous.html", name=name, candidates=lookup.candidates), 300
         return render_template("missing.html", name=name), 404
     html, rendered = _rendered(found)
-    return _html(render_template(
+    return as_html(render_template(
         "page.html", page=found, html=html, rendered=rendered, rev=rev,
         redirected_from=request.args.get("redirected_from"),
     ))
@@ -283,6 +262,7 @@ def delete(page: str | None = None):
 
 @bp.route("/-/pages")
 @bp.route("/-/pages/<path:folder>")
+@cached_view
 def page_list(folder: str = ""):
     folder = folder.strip("/")
     if folder:

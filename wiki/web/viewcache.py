@@ -8,15 +8,21 @@ ago") stay true. Responses that carry a one-time message are never cached.
 
 from __future__ import annotations
 
+import functools
 import threading
 import time
 from collections import OrderedDict
+from typing import Callable
+
+from flask import Response, current_app, request, session
 
 
 class ViewCache:
-    def __init__(self, size: int = 256, ttl: float = 60.0) -> None:
+    def __init__(self, size: int = 256, ttl: float = 60.0, max_chars: int = 32 * 1024 * 1024) -> None:
         self.size = size
         self.ttl = ttl
+        self.max_chars = max_chars
+        self._chars = 0
         self._entries: OrderedDict[tuple, tuple[float, str]] = OrderedDict()
         self._lock = threading.Lock()
 
@@ -28,13 +34,45 @@ class ViewCache:
                 return None
             if entry[0] < now:
                 del self._entries[key]
+                self._chars -= len(entry[1])
                 return None
             self._entries.move_to_end(key)
             return entry[1]
 
     def put(self, key: tuple, body: str) -> None:
+        if len(body) > self.max_chars // 4:
+            return
         with self._lock:
+            old = self._entries.pop(key, None)
+            if old is not None:
+                self._chars -= len(old[1])
             self._entries[key] = (time.monotonic() + self.ttl, body)
-            self._entries.move_to_end(key)
-            while len(self._entries) > self.size:
-                self._entries.popitem(last=False)
+            self._chars += len(body)
+            while len(self._entries) > self.size or self._chars > self.max_chars:
+                _, (_, dropped) = self._entries.popitem(last=False)
+                self._chars -= len(dropped)
+
+
+def as_html(body: str) -> Response:
+    """An HTML response with an ETag, answering 304 when the browser has it."""
+    response = Response(body, mimetype="text/html")
+    response.add_etag()
+    return response.make_conditional(request)
+
+
+def cached_view(view: Callable) -> Callable:
+    """Reuse a GET view's 200 HTML while the branch head stays where it was."""
+    @functools.wraps(view)
+    def wrapper(*args, **kwargs):
+        if "_flashes" in session:
+            return view(*args, **kwargs)
+        cache: ViewCache = current_app.extensions["tacit.views"]
+        key = (request.full_path, current_app.extensions["tacit"].pages.head())
+        body = cache.get(key)
+        if body is not None:
+            return as_html(body)
+        response = current_app.make_response(view(*args, **kwargs))
+        if response.status_code == 200 and response.mimetype == "text/html":
+            cache.put(key, response.get_data(as_text=True))
+        return response
+    return wrapper
