@@ -1,3 +1,4 @@
+import os
 import subprocess
 import tarfile
 from pathlib import Path
@@ -14,9 +15,14 @@ BOB = Person("Bob Example", "bob@example.org")
 
 
 def shared_file(name: str) -> Path:
+    """A file of ../shared/corpora. The security and corpus tests depend on them, so a
+    missing file fails the run (set WIKI_TESTS_WITHOUT_CORPORA=1 to skip those tests)."""
     path = SHARED / name
     if not path.exists():
-        pytest.skip(f"{path} is not available")
+        message = f"{path} is missing: the tests need ../shared/corpora beside the project"
+        if os.environ.get("WIKI_TESTS_WITHOUT_CORPORA") == "1":
+            pytest.skip(message)
+        pytest.fail(message)
     return path
 
 

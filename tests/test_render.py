@@ -5,7 +5,6 @@ from __future__ import annotations
 import html as html_mod
 import json
 import re
-import shutil
 import subprocess
 import tarfile
 import threading
@@ -20,7 +19,8 @@ from wiki.core import render as render_mod
 from wiki.core.render import Heading, Rendered, Renderer, pygments_css, slugify
 from wiki.core.sections import split_sections
 
-CORPORA = Path(__file__).resolve().parents[2] / "shared" / "corpora"
+from .conftest import shared_file
+
 
 
 def page_url(path: str) -> str:
@@ -593,9 +593,7 @@ def assert_safe(out: str, context: str = "") -> None:
 
 
 def read_corpus(name: str) -> list[str]:
-    path = CORPORA / name
-    if not path.is_file():
-        pytest.skip(f"corpus {path} is not present (shared/corpora beside the project)")
+    path = shared_file(name)
     with open(path, encoding="utf-8", newline="") as f:
         return f.read().split("\n")
 
@@ -644,11 +642,7 @@ def test_naughty_strings_never_raise(r: Renderer) -> None:
 
 @pytest.fixture(scope="module")
 def tldr_pages(tmp_path_factory: pytest.TempPathFactory) -> list[tuple[str, str]]:
-    tarball = CORPORA / "tldr-pages.git.tar.gz"
-    if not tarball.is_file():
-        pytest.skip(f"corpus {tarball} is not present")
-    if shutil.which("git") is None:
-        pytest.skip("git is not installed")
+    tarball = shared_file("tldr-pages.git.tar.gz")
     dest = tmp_path_factory.mktemp("tldr")
     with tarfile.open(tarball) as tar:
         if hasattr(tarfile, "data_filter"):

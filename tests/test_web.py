@@ -5,7 +5,6 @@ from pathlib import Path
 
 import pytest
 
-from wiki.core.gitrepo import GitRepo
 
 from .conftest import git, shared_file
 

@@ -11,7 +11,7 @@ from ..core.pages import Conflict, Page
 from ..core.render import pygments_css
 from ..core.sections import SectionNotFound, get_section, replace_section, split_sections
 from . import current_author, get_wiki
-from .templating import action_url, page_url
+from .templating import page_url
 from .viewcache import as_html, cached_view
 
 bp = Blueprint("pages", __name__)
