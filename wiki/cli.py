@@ -73,6 +73,9 @@ class _Gunicorn:
             def load_config(self) -> None:
                 for key, value in options.items():
                     self.cfg.set(key, value)
+                if "control_socket_disable" in self.cfg.settings:
+                    # gunicorn >= 24 opens ~/.gunicorn/gunicorn.ctl, shared by every server of the user
+                    self.cfg.set("control_socket_disable", True)
 
             def load(self):
                 from . import create_app
