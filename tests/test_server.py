@@ -1,0 +1,95 @@
+"""The wiki served for real: `python -m wiki serve` (gunicorn, several workers)."""
+
+import json
+import os
+import socket
+import subprocess
+import sys
+import time
+import urllib.error
+import urllib.request
+from concurrent.futures import ThreadPoolExecutor
+
+import pytest
+
+from .conftest import git
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+@pytest.fixture(scope="module")
+def server(tmp_path_factory):
+    tmp = tmp_path_factory.mktemp("server")
+    port = _free_port()
+    env = dict(os.environ, WIKI_REPO=str(tmp / "repo"), WIKI_DATA=str(tmp / "data"))
+    proc = subprocess.Popen([sys.executable, "-m", "wiki", "serve", "--port", str(port), "--workers", "3"],
+                            env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
+    base = f"http://127.0.0.1:{port}"
+    try:
+        for _ in range(150):
+            try:
+                urllib.request.urlopen(base + "/Home", timeout=2)
+                break
+            except (urllib.error.URLError, ConnectionError):
+                time.sleep(0.1)
+        else:
+            pytest.fail("the server did not start: " + proc.stdout.read1().decode())
+        yield base, tmp / "repo", proc.pid
+    finally:
+        proc.terminate()
+        proc.wait(timeout=20)
+
+
+def _request(method: str, url: str, body: dict | None = None) -> tuple[int, dict]:
+    data = json.dumps(body).encode() if body is not None else None
+    req = urllib.request.Request(url, data=data, method=method, headers={"Content-Type": "application/json"})
+    try:
+        with urllib.request.urlopen(req, timeout=30) as r:
+            return r.status, json.loads(r.read())
+    except urllib.error.HTTPError as e:
+        return e.code, json.loads(e.read())
+
+
+def test_serves_the_welcome_page_with_gunicorn(server):
+    base, _, pid = server
+    with urllib.request.urlopen(base + "/") as r:
+        assert r.status == 200 and b"Welcome to Tacit" in r.read()
+    children = set()
+    for task in os.listdir(f"/proc/{pid}/task"):
+        with open(f"/proc/{pid}/task/{task}/children") as f:
+            children.update(f.read().split())
+    assert len(children) == 3  # one gunicorn worker process per --workers
+
+
+def test_concurrent_saves_through_several_workers_lose_nothing(server):
+    base, repo, _ = server
+    status, first = _request("PUT", base + "/-/api/v1/pages/Load/Shared",
+                             {"markdown": "".join(f"line {i}\n" for i in range(40))})
+    assert status == 201
+
+    def worker(n: int) -> list[tuple[int, dict]]:
+        results = []
+        for i in range(8):
+            results.append(_request("PUT", f"{base}/-/api/v1/pages/Load/W{n}-{i}", {"markdown": f"{n} {i}\n"}))
+            _, page = _request("GET", base + "/-/api/v1/pages/Load/Shared")
+            lines = page["markdown"].splitlines(keepends=True)
+            lines[n * 4] = f"worker {n} round {i}\n"
+            results.append(_request("PUT", base + "/-/api/v1/pages/Load/Shared",
+                                    {"markdown": "".join(lines), "base": page["commit"]}))
+        return results
+
+    with ThreadPoolExecutor(8) as pool:
+        outcomes = [r for rs in pool.map(worker, range(8)) for r in rs]
+    assert all(status in (200, 201, 409) for status, _ in outcomes), outcomes
+    history = set(git(repo, "rev-list", "main").split())
+    made = [body["commit"] for status, body in outcomes if status in (200, 201) and body.get("commit")]
+    assert made and all(c in history for c in made)
+    assert len(history) == 2 + len(made)  # welcome page + shared page + every reported commit
+    for n in range(8):
+        for i in range(8):
+            assert git(repo, "show", f"main:Load/W{n}-{i}.md") == f"{n} {i}\n"
+    assert subprocess.run(["git", "--git-dir", str(repo), "fsck", "--no-dangling"]).returncode == 0
