@@ -58,10 +58,14 @@ def test_serves_the_welcome_page_with_gunicorn(server):
     base, _, pid = server
     with urllib.request.urlopen(base + "/") as r:
         assert r.status == 200 and b"Welcome to Tacit" in r.read()
-    children = set()
-    for task in os.listdir(f"/proc/{pid}/task"):
-        with open(f"/proc/{pid}/task/{task}/children") as f:
-            children.update(f.read().split())
+    for _ in range(100):  # workers boot one after another
+        children = set()
+        for task in os.listdir(f"/proc/{pid}/task"):
+            with open(f"/proc/{pid}/task/{task}/children") as f:
+                children.update(f.read().split())
+        if len(children) >= 3:
+            break
+        time.sleep(0.1)
     assert len(children) == 3  # one gunicorn worker process per --workers
 
 
