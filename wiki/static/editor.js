@@ -63,6 +63,10 @@
     try { draft = JSON.parse(raw); } catch (e) { return; }
     if (!draft || typeof draft.text !== "string" || draft.text === textarea.value) return;
     textarea.value = draft.text;
+    // The draft was written against the revision it was loaded at: save it from there,
+    // so the merge keeps whatever others committed since.
+    var baseInput = form.querySelector("input[name=base]");
+    if (baseInput && draft.base) baseInput.value = draft.base;
     var msg = form.querySelector("input[name=message]");
     if (msg && draft.message && !msg.value) msg.value = draft.message;
     note.hidden = false;
