@@ -273,3 +273,12 @@ def test_big_tree_written_by_one_process_is_derived_by_another(repo):
     assert fresh._tree_from_deltas(big) is None  # ... and fails the object-id check
     assert fresh.tree(big).raw == reader.repo.object_data(big)[1]  # parsed instead
     fsck(repo)
+
+
+def test_the_core_imports_nothing_of_flask():
+    import sys
+
+    code = ("import sys, wiki.core.pages, wiki.core.render, wiki.core.bootstrap, wiki.core.wiki; "
+            "print(sorted(m for m in sys.modules if m.split('.')[0] in ('flask', 'werkzeug', 'flask_wtf')))")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
+    assert out.strip() == "[]"

@@ -3,17 +3,20 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any, Mapping
-
-from flask import Flask
+from typing import TYPE_CHECKING, Any, Mapping
 
 from .config import load_config, secret_key
+
+if TYPE_CHECKING:
+    from flask import Flask
 
 ROOT = Path(__file__).resolve().parent.parent
 
 
-def create_app(config: Mapping[str, Any] | None = None) -> Flask:
+def create_app(config: Mapping[str, Any] | None = None) -> "Flask":
     """Build the web app for one wiki; settings come from config and WIKI_* variables."""
+    from flask import Flask  # here, so the core (wiki.core) can be used without Flask
+
     settings = load_config(config)
     app = Flask(
         __name__,
