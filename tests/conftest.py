@@ -45,11 +45,12 @@ def store(repo) -> PageStore:
 def app(tmp_path):
     from wiki import create_app
 
-    app = create_app({
+    app = create_app({  # the page tests edit anonymously; accounts are tested on their own
         "TESTING": True,
         "WIKI_REPO": str(tmp_path / "pages_repo"),
         "WIKI_DATA": str(tmp_path / "instance"),
         "WTF_CSRF_ENABLED": False,
+        "WIKI_WRITE": "anonymous",
     })
     yield app
 
@@ -59,7 +60,8 @@ def csrf_app(tmp_path):
     """An app with CSRF protection on, as in production."""
     from wiki import create_app
 
-    return create_app({"WIKI_REPO": str(tmp_path / "pages_repo"), "WIKI_DATA": str(tmp_path / "instance")})
+    return create_app({"WIKI_REPO": str(tmp_path / "pages_repo"), "WIKI_DATA": str(tmp_path / "instance"),
+                       "WIKI_WRITE": "anonymous"})
 
 
 @pytest.fixture

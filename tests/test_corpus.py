@@ -13,7 +13,8 @@ def tldr_client(tldr_repo, tmp_path_factory):
     clone = tmp / "wiki.git"
     subprocess.run(["git", "clone", "-q", "--bare", str(tldr_repo), str(clone)], check=True)
     app = create_app({"TESTING": True, "WTF_CSRF_ENABLED": False,
-                      "WIKI_REPO": str(clone), "WIKI_DATA": str(tmp / "data")})
+                      "WIKI_REPO": str(clone), "WIKI_DATA": str(tmp / "data"),
+                      "WIKI_WRITE": "anonymous"})
     return app.test_client()
 
 

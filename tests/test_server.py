@@ -26,6 +26,10 @@ def server(tmp_path_factory):
     tmp = tmp_path_factory.mktemp("server")
     port = _free_port()
     env = dict(os.environ, WIKI_REPO=str(tmp / "repo"), WIKI_DATA=str(tmp / "data"))
+    subprocess.run([sys.executable, "-m", "wiki", "user", "add", "loader", "--email", "loader@example.org",
+                    "--password-stdin"], input="load-test-password\n", text=True, env=env, check=True)
+    token = subprocess.run([sys.executable, "-m", "wiki", "token", "create", "loader", "--label", "test"],
+                           env=env, check=True, capture_output=True, text=True).stdout.strip()
     proc = subprocess.Popen([sys.executable, "-m", "wiki", "serve", "--port", str(port), "--workers", "3"],
                             env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
     base = f"http://127.0.0.1:{port}"
@@ -38,15 +42,16 @@ def server(tmp_path_factory):
                 time.sleep(0.1)
         else:
             pytest.fail("the server did not start: " + proc.stdout.read1().decode())
-        yield base, tmp / "repo", proc.pid
+        yield base, tmp / "repo", proc.pid, token
     finally:
         proc.terminate()
         proc.wait(timeout=20)
 
 
-def _request(method: str, url: str, body: dict | None = None) -> tuple[int, dict]:
+def _request(method: str, url: str, body: dict | None = None, token: str = "") -> tuple[int, dict]:
     data = json.dumps(body).encode() if body is not None else None
-    req = urllib.request.Request(url, data=data, method=method, headers={"Content-Type": "application/json"})
+    headers = {"Content-Type": "application/json", "Authorization": f"Bearer {token}"}
+    req = urllib.request.Request(url, data=data, method=method, headers=headers)
     try:
         with urllib.request.urlopen(req, timeout=30) as r:
             return r.status, json.loads(r.read())
@@ -55,7 +60,7 @@ def _request(method: str, url: str, body: dict | None = None) -> tuple[int, dict
 
 
 def test_serves_the_welcome_page_with_gunicorn(server):
-    base, _, pid = server
+    base, _, pid, _ = server
     with urllib.request.urlopen(base + "/") as r:
         assert r.status == 200 and b"Welcome to Tacit" in r.read()
     for _ in range(100):  # workers boot one after another
@@ -70,20 +75,21 @@ def test_serves_the_welcome_page_with_gunicorn(server):
 
 
 def test_concurrent_saves_through_several_workers_lose_nothing(server):
-    base, repo, _ = server
+    base, repo, _, token = server
     status, first = _request("PUT", base + "/-/api/v1/pages/Load/Shared",
-                             {"markdown": "".join(f"line {i}\n" for i in range(40))})
+                             {"markdown": "".join(f"line {i}\n" for i in range(40))}, token)
     assert status == 201
 
     def worker(n: int) -> list[tuple[int, dict]]:
         results = []
         for i in range(8):
-            results.append(_request("PUT", f"{base}/-/api/v1/pages/Load/W{n}-{i}", {"markdown": f"{n} {i}\n"}))
-            _, page = _request("GET", base + "/-/api/v1/pages/Load/Shared")
+            results.append(_request("PUT", f"{base}/-/api/v1/pages/Load/W{n}-{i}", {"markdown": f"{n} {i}\n"},
+                                    token))
+            _, page = _request("GET", base + "/-/api/v1/pages/Load/Shared", token=token)
             lines = page["markdown"].splitlines(keepends=True)
             lines[n * 4] = f"worker {n} round {i}\n"
             results.append(_request("PUT", base + "/-/api/v1/pages/Load/Shared",
-                                    {"markdown": "".join(lines), "base": page["commit"]}))
+                                    {"markdown": "".join(lines), "base": page["commit"]}, token))
         return results
 
     with ThreadPoolExecutor(8) as pool:
@@ -93,6 +99,7 @@ def test_concurrent_saves_through_several_workers_lose_nothing(server):
     made = [body["commit"] for status, body in outcomes if status in (200, 201) and body.get("commit")]
     assert made and all(c in history for c in made)
     assert len(history) == 2 + len(made)  # welcome page + shared page + every reported commit
+    assert set(git(repo, "log", "--format=%an <%ae>", "-n", "20").splitlines()) == {"loader <loader@example.org>"}
     for n in range(8):
         for i in range(8):
             assert git(repo, "show", f"main:Load/W{n}-{i}.md") == f"{n} {i}\n"

@@ -27,8 +27,11 @@ def create_app(config: Mapping[str, Any] | None = None) -> "Flask":
     app.url_map.merge_slashes = False  # "a//b" is a bad page name, not a redirect
     app.config.update(settings)
     app.config["SECRET_KEY"] = settings.get("WIKI_SECRET_KEY") or secret_key(settings["WIKI_DATA"])
-    app.config.setdefault("SESSION_COOKIE_HTTPONLY", True)
+    app.config["SESSION_COOKIE_HTTPONLY"] = True
     app.config["SESSION_COOKIE_SAMESITE"] = "Lax"
+    app.config["REMEMBER_COOKIE_HTTPONLY"] = True
+    app.config["REMEMBER_COOKIE_SAMESITE"] = "Lax"
+    app.config.setdefault("REMEMBER_COOKIE_DURATION", 30 * 24 * 3600)
     app.config.setdefault("MAX_CONTENT_LENGTH", 4 * 1024 * 1024)
     app.config.setdefault("SEND_FILE_MAX_AGE_DEFAULT", 3600)
     app.config["WTF_CSRF_TIME_LIMIT"] = None  # a long edit must not expire its form

@@ -63,6 +63,114 @@ def _open_repository(settings: dict):
     return repo, created
 
 
+def _users():
+    from .core.users import UserStore
+    from .core.wiki import open_database
+
+    settings = load_config()
+    return UserStore(open_database(settings["WIKI_DATA"], settings.get("WIKI_DATABASE_URL")))
+
+
+def _user_or_fail(store, name: str):
+    user = store.by_name(name)
+    if user is None:
+        raise click.ClickException(f"There is no user named {name}.")
+    return user
+
+
+@main.group()
+def user() -> None:
+    """Manage accounts."""
+
+
+@user.command("add")
+@click.argument("name")
+@click.option("--email", required=True)
+@click.option("--role", type=click.Choice(["reader", "editor", "admin"]), default="editor", show_default=True)
+@click.option("--password-stdin", is_flag=True, help="Read the password from standard input.")
+def user_add(name: str, email: str, role: str, password_stdin: bool) -> None:
+    """Create an active account (the first account is always an admin)."""
+    from .core.users import AccountError
+
+    if password_stdin:
+        password = sys.stdin.readline().rstrip("\r\n")
+    else:
+        password = click.prompt("Password", hide_input=True, confirmation_prompt=True)
+    try:
+        created = _users().create(name, email, password, role=role, status="active")
+    except AccountError as e:
+        raise click.ClickException(str(e)) from None
+    click.echo(f"Created {created.name} <{created.email}> as {created.role}.")
+
+
+@user.command("list")
+def user_list() -> None:
+    """List accounts with role and status."""
+    rows = _users().list()
+    if not rows:
+        click.echo("No accounts yet.")
+    for u in rows:
+        groups = f"  groups: {', '.join(sorted(u.groups))}" if u.groups else ""
+        click.echo(f"{u.name:<24} {u.email:<32} {u.role:<7} {u.status}{groups}")
+
+
+@user.command("set-role")
+@click.argument("name")
+@click.argument("role", type=click.Choice(["reader", "editor", "admin"]))
+def user_set_role(name: str, role: str) -> None:
+    """Change an account's role."""
+    from .core.users import AccountError
+
+    store = _users()
+    try:
+        store.set_role(_user_or_fail(store, name).id, role)
+    except AccountError as e:
+        raise click.ClickException(str(e)) from None
+    click.echo(f"{name} is now {role}.")
+
+
+@main.group()
+def token() -> None:
+    """Manage API tokens (used as 'Authorization: Bearer <token>')."""
+
+
+@token.command("create")
+@click.argument("name")
+@click.option("--label", default="", help="What the token is for.")
+def token_create(name: str, label: str) -> None:
+    """Create a token for an account and print it once (only its hash is kept)."""
+    store = _users()
+    created, secret = store.create_token(_user_or_fail(store, name).id, label)
+    click.echo(f"Token {created.id} ({created.label}) for {name}; it is shown only this once:", err=True)
+    click.echo(secret)
+
+
+@token.command("list")
+@click.argument("name", required=False)
+def token_list(name: str | None) -> None:
+    """List tokens (of one account, or all)."""
+    store = _users()
+    owner = _user_or_fail(store, name).id if name else None
+    names = {u.id: u.name for u in store.list()}
+    for t in store.tokens(owner):
+        state = "revoked" if t.revoked else "active"
+        used = t.last_used_at.strftime("%Y-%m-%d") if t.last_used_at else "never used"
+        click.echo(f"{t.id:>4}  {names.get(t.user_id, '?'):<20} {t.label:<24} {state:<8} {used}")
+
+
+@token.command("revoke")
+@click.argument("token_id", type=int)
+def token_revoke(token_id: int) -> None:
+    """Revoke a token by its number (see `wiki token list`)."""
+    from .core.users import AccountError
+
+    try:
+        _users().revoke_token(token_id)
+    except AccountError as e:
+        raise click.ClickException(str(e)) from None
+    click.echo(f"Token {token_id} revoked.")
+
+
 class _Gunicorn:
     """gunicorn's embedding API, with create_app() called in each worker."""
 

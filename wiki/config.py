@@ -13,6 +13,12 @@ DEFAULTS: dict[str, Any] = {
     "WIKI_DATA": "./instance",  # derived data: render cache, later index and database
     "WIKI_BRANCH": None,  # default: the repository's current branch
     "WIKI_SECRET_KEY": None,  # default: generated once and kept in WIKI_DATA
+    "WIKI_DATABASE_URL": None,  # default: SQLite in WIKI_DATA/wiki.db
+    "WIKI_READ": "anonymous",  # anonymous | user
+    "WIKI_WRITE": "editor",  # anonymous | user | editor
+    "WIKI_REGISTRATION": "approval",  # open | approval | closed
+    "WIKI_LOGIN_LIMIT_ACCOUNT": "5 per minute",  # failed logins per account name
+    "WIKI_LOGIN_LIMIT_ADDRESS": "20 per minute",  # failed logins per client address
     "WIKI_ANONYMOUS_NAME": "Anonymous",
     "WIKI_ANONYMOUS_EMAIL": "anonymous@wiki.invalid",
 }
@@ -26,6 +32,8 @@ def load_config(overrides: Mapping[str, Any] | None = None) -> dict[str, Any]:
             settings[key] = value
     if overrides:
         settings.update(overrides)
+    if settings["WIKI_REGISTRATION"] not in ("open", "approval", "closed"):
+        raise ValueError("WIKI_REGISTRATION must be open, approval or closed")
     settings["WIKI_REPO"] = str(Path(settings["WIKI_REPO"]).expanduser().resolve())
     settings["WIKI_DATA"] = str(Path(settings["WIKI_DATA"]).expanduser().resolve())
     return settings

@@ -449,11 +449,17 @@ class GitRepo:
         records = _parse_log(out)
         return records[0][0] if records else None
 
-    def changes(self, rev_range: str, *paths: str, limit: int | None = None) -> list[tuple[Change, list[tuple[str, str]]]]:
-        """Commits in a range, newest first, with (status, path) of each file they touched."""
+    def changes(self, rev_range: str, *paths: str, limit: int | None = None,
+                author: str | None = None) -> list[tuple[Change, list[tuple[str, str]]]]:
+        """Commits in a range, newest first, with (status, path) of each file they touched.
+
+        ``author`` keeps the commits whose author e-mail is exactly that address.
+        """
         args = ["log", "--no-renames", "--name-status", "-z", f"--format={_LOG_FORMAT}"]
         if limit:
             args.append(f"-{limit}")
+        if author:
+            args += ["--fixed-strings", f"--author=<{author}>"]
         args.append(rev_range)
         if paths:
             args += ["--", *paths]

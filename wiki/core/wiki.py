@@ -1,4 +1,4 @@
-"""The core bundle: one wiki's storage and rendering, with no knowledge of HTTP."""
+"""The core bundle: one wiki's storage, rendering, accounts and access rules, with no knowledge of HTTP."""
 
 from __future__ import annotations
 
@@ -8,10 +8,15 @@ from pathlib import Path
 from typing import Callable
 from urllib.parse import quote
 
+from sqlalchemy.engine import Engine
+
+from .access import Policy, RuleStore
 from .bootstrap import init_repository
+from .db import database_url, make_engine, migrate
 from .gitrepo import GitRepo, Person
 from .pages import PageStore
 from .render import Renderer
+from .users import UserStore
 
 
 def page_href(prefix: str) -> Callable[[str], str]:
@@ -20,16 +25,30 @@ def page_href(prefix: str) -> Callable[[str], str]:
     return href
 
 
+def open_database(data_dir: str | Path, url: str | None = None) -> Engine:
+    """The accounts database, migrated to the newest schema."""
+    engine = make_engine(database_url(data_dir, url))
+    migrate(engine, data_dir)
+    return engine
+
+
 @dataclass
 class Wiki:
     repo: GitRepo
     pages: PageStore
     renderer: Renderer
     anonymous: Person
+    engine: Engine
+    users: UserStore
+    rules: RuleStore
+    read_policy: str = "anonymous"
+    write_policy: str = "editor"
 
     @classmethod
     def open(cls, repo_path: str | Path, data_dir: str | Path, anonymous: Person,
-             url_prefix: str = "", branch: str | None = None) -> "Wiki":
+             url_prefix: str = "", branch: str | None = None, database: str | None = None,
+             read_policy: str = "anonymous", write_policy: str = "editor") -> "Wiki":
+        Policy(read_policy, write_policy)  # refuse a bad setting at start-up, not on the first request
         repo, _ = init_repository(repo_path, anonymous)
         if branch:
             repo = GitRepo(repo.path, branch)
@@ -37,10 +56,17 @@ class Wiki:
         data.mkdir(parents=True, exist_ok=True)
         page_url = page_href(url_prefix)
         edit_url = page_href(url_prefix + "/-/edit")
+        suffix = f"-{hashlib.sha1(url_prefix.encode()).hexdigest()[:8]}" if url_prefix else ""
         renderer = Renderer(
             page_url=page_url,
             edit_url=edit_url,
             section_edit_url=lambda name, n: f"{edit_url(name)}?section={n}",
-            cache_dir=data / ("render-cache" + (f"-{hashlib.sha1(url_prefix.encode()).hexdigest()[:8]}" if url_prefix else "")),
+            cache_dir=data / ("render-cache" + suffix),
         )
-        return cls(repo, PageStore(repo), renderer, anonymous)
+        engine = open_database(data, database)
+        return cls(repo, PageStore(repo), renderer, anonymous, engine, UserStore(engine), RuleStore(engine),
+                   read_policy, write_policy)
+
+    def policy(self) -> Policy:
+        """The site policy with the current rules (cached for a second per process)."""
+        return Policy(self.read_policy, self.write_policy, self.rules.rules())

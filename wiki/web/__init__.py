@@ -12,28 +12,29 @@ csrf = CSRFProtect()
 
 
 def init_app(app: Flask) -> None:
-    anonymous = Person(app.config["WIKI_ANONYMOUS_NAME"], app.config["WIKI_ANONYMOUS_EMAIL"])
-    prefix = (app.config.get("APPLICATION_ROOT") or "/").rstrip("/")
-    app.extensions["tacit"] = Wiki.open(app.config["WIKI_REPO"], app.config["WIKI_DATA"], anonymous,
-                                        url_prefix=prefix, branch=app.config.get("WIKI_BRANCH"))
+    config = app.config
+    anonymous = Person(config["WIKI_ANONYMOUS_NAME"], config["WIKI_ANONYMOUS_EMAIL"])
+    prefix = (config.get("APPLICATION_ROOT") or "/").rstrip("/")
+    wiki = Wiki.open(config["WIKI_REPO"], config["WIKI_DATA"], anonymous, url_prefix=prefix,
+                     branch=config.get("WIKI_BRANCH"), database=config.get("WIKI_DATABASE_URL"),
+                     read_policy=config["WIKI_READ"], write_policy=config["WIKI_WRITE"])
+    app.extensions["tacit"] = wiki
     csrf.init_app(app)
+
+    from . import access, admin, api, auth, errors, pages, protection, ratelimit, templating
     from .viewcache import ViewCache
 
     app.extensions["tacit.views"] = ViewCache()
-
-    from . import api, errors, pages, templating
-
+    protection.init_app(app)
+    ratelimit.init_app(app, wiki.engine)
     templating.init_app(app)
     errors.init_app(app)
+    auth.init_app(app)
+    access.init_app(app)
+    app.register_blueprint(admin.bp)
     app.register_blueprint(api.bp)
-    csrf.exempt(api.bp)  # the API refuses simple (form) requests instead; see api.py
     app.register_blueprint(pages.bp)
 
 
 def get_wiki() -> Wiki:
     return current_app.extensions["tacit"]
-
-
-def current_author() -> Person:
-    """Who the change is by: the configured anonymous author until accounts exist."""
-    return get_wiki().anonymous

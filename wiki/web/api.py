@@ -1,9 +1,9 @@
 """JSON API under /-/api/v1/: pages as resources.
 
-CSRF: the API is exempt from the form token because it accepts no request a
-foreign site can forge: writes are PUT, DELETE, or POST with a JSON body, all
-of which a browser only sends cross-site after a CORS preflight that this app
-never grants.
+Authentication: ``Authorization: Bearer <token>`` (then no CSRF token is
+needed), or the browser session (then writes carry the X-CSRFToken header,
+as every state-changing request of a session does). 401 asks for
+credentials, 403 refuses them, and a page one may not read is 404.
 """
 
 from __future__ import annotations
@@ -13,7 +13,8 @@ from flask import Blueprint, abort, jsonify, request
 from ..core import names
 from ..core.gitrepo import Change, UnknownRevision
 from ..core.pages import Conflict, PageNotFound
-from . import current_author, get_wiki
+from . import get_wiki
+from .access import current_actor, current_author, ensure_read, ensure_write, policy
 from .errors import error_response
 
 bp = Blueprint("api", __name__, url_prefix="/-/api/v1")
@@ -73,15 +74,17 @@ def _conflict(conflict: Conflict):
 @bp.get("/pages")
 def list_pages():
     wiki = get_wiki()
+    readable, actor = policy(), current_actor()
     return jsonify(pages=[
         {"path": name, "revision": change.sha if change else None, **_change_json(change)}
-        for name, change in wiki.pages.pages_with_changes()
+        for name, change in wiki.pages.pages_with_changes() if readable.can_read(actor, name)
     ], head=wiki.pages.head())
 
 
 @bp.get("/pages/<path:page>")
 def get_page(page: str):
     name = names.check_name(page)
+    ensure_read(name)
     wiki = get_wiki()
     found = wiki.pages.get(name, request.args.get("rev") or None)
     if found is None:
@@ -89,7 +92,9 @@ def get_page(page: str):
     rendered = wiki.renderer.render(found.markdown, found.name, cache_key=found.blob)
     html = rendered.html
     if rendered.links:
-        html = wiki.renderer.mark_missing(html, lambda n: wiki.pages.exists(n, found.commit))
+        readable, actor = policy(), current_actor()
+        html = wiki.renderer.mark_missing(
+            html, lambda n: readable.can_read(actor, n) and wiki.pages.exists(n, found.commit))
     return jsonify(path=found.name, title=rendered.title or names.base_name(found.name),
                    markdown=found.markdown, html=html, revision=found.revision,
                    commit=found.commit, **_change_json(found.change))
@@ -98,6 +103,7 @@ def get_page(page: str):
 @bp.put("/pages/<path:page>")
 def put_page(page: str):
     name = names.check_name(page)
+    ensure_write(name)
     body = _json_body()
     markdown = _string(body, "markdown", required=True)
     message = _string(body, "message") or ""
@@ -119,6 +125,7 @@ def put_page(page: str):
 @bp.delete("/pages/<path:page>")
 def delete_page(page: str):
     name = names.check_name(page)
+    ensure_write(name)
     base = request.args.get("base") or None
     message = request.args.get("message") or ""
     try:
@@ -133,8 +140,10 @@ def delete_page(page: str):
 @bp.post("/pages/<path:page>/move")
 def move_page(page: str):
     name = names.check_name(page)
+    ensure_write(name)
     body = _json_body()
     target = _string(body, "to", required=True)
+    ensure_write(names.check_name(target))
     try:
         result = get_wiki().pages.rename(name, target, current_author(), _string(body, "message") or "",
                                          _string(body, "base") or None)

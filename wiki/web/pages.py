@@ -10,7 +10,8 @@ from ..core import names
 from ..core.pages import Conflict, Page
 from ..core.render import pygments_css
 from ..core.sections import SectionNotFound, get_section, replace_section, split_sections
-from . import current_author, get_wiki
+from . import get_wiki
+from .access import can_read, current_actor, current_author, ensure_read, ensure_write, policy, deny_anonymous
 from .templating import page_url
 from .viewcache import as_html, cached_view
 
@@ -24,11 +25,21 @@ _STATUS_MESSAGES = {
 }
 
 
-def _page_name(raw: str) -> str:
-    """Check a name from the URL; the /-/ prefix belongs to the wiki's own routes."""
+def _page_name(raw: str, access: str = "read") -> str:
+    """Check a name from the URL and that the visitor may read (or write) it.
+
+    The /-/ prefix belongs to the wiki's own routes.
+    """
     if raw == "-" or raw.startswith("-/"):
         abort(404)
-    return names.check_name(raw)
+    name = names.check_name(raw)
+    (ensure_write if access == "write" else ensure_read)(name)
+    return name
+
+
+def _visible(name: str, commit: str | None = None) -> bool:
+    """Exists and may be read: a hidden page is shown as missing, like any absent one."""
+    return can_read(name) and get_wiki().pages.exists(name, commit)
 
 
 def _rendered(page: Page) -> tuple[str, object]:
@@ -36,7 +47,7 @@ def _rendered(page: Page) -> tuple[str, object]:
     rendered = wiki.renderer.render(lambda: page.markdown, page.name, cache_key=page.blob)
     html = rendered.html
     if rendered.links:
-        html = wiki.renderer.mark_missing(html, lambda n: wiki.pages.exists(n, page.commit))
+        html = wiki.renderer.mark_missing(html, lambda n: _visible(n, page.commit))
     return html, rendered
 
 
@@ -87,6 +98,14 @@ def _view(page: str):
             if data is not None:
                 return _attachment(name, data)
         lookup = wiki.pages.lookup(name)
+        if lookup.kind in ("redirect", "case") and not can_read(lookup.name):
+            lookup = lookup.__class__("missing", name)
+        if lookup.kind == "ambiguous":
+            readable = policy().readable(current_actor(), lookup.candidates)
+            if len(readable) == 1:
+                return redirect(page_url(readable[0]), 301)
+            lookup = lookup.__class__("ambiguous", name, tuple(readable)) if readable \
+                else lookup.__class__("missing", name)
         if lookup.kind in ("redirect", "case"):
             query = {"redirected_from": name} if lookup.kind == "redirect" else {}
             return redirect(page_url(lookup.name, **query), 301 if lookup.kind == "case" else 302)
@@ -134,7 +153,7 @@ def raw(page: str | None = None):
 @page_route("/-/edit", methods=["GET", "POST"])
 def edit(page: str | None = None):
     page = _page_arg(page)
-    name = _page_name(page)
+    name = _page_name(page, "write")
     wiki = get_wiki()
     section = request.values.get("section", type=int)
     if request.method == "POST":
@@ -187,8 +206,16 @@ def _conflict_page(name: str, conflict: Conflict, yours: str, message: str):
                            message=message, base=head or ""), 409
 
 
+def _ensure_may_create() -> None:
+    if not policy().can_write_somewhere(current_actor()):
+        if not current_actor().authenticated:
+            deny_anonymous()
+        abort(403, "You may not create pages.")
+
+
 @bp.route("/-/new", methods=["GET", "POST"])
 def new():
+    _ensure_may_create()
     if request.method == "GET":
         return render_template("new.html", name=request.args.get("name", ""), text="", message="", error=None)
     raw_name = request.form.get("name", "").strip().strip("/")
@@ -198,6 +225,9 @@ def new():
         name = names.check_new_name(raw_name)
     except names.BadPageName as e:
         return render_template("new.html", name=raw_name, text=text, message=message, error=e.rule), 400
+    if not policy().can_write(current_actor(), name):
+        return render_template("new.html", name=raw_name, text=text, message=message,
+                               error=f"You may not create pages in {names.folder_of(name) or 'this place'}."), 403
     try:
         get_wiki().pages.save(name, text, current_author(), message, None)
     except Conflict as conflict:
@@ -210,7 +240,7 @@ def new():
 
 
 def _existing_page(page: str | None) -> tuple[str, Page]:
-    name = _page_name(_page_arg(page))
+    name = _page_name(_page_arg(page), "write")
     found = get_wiki().pages.get(name)
     if found is None:
         abort(404, f"There is no page named {name}.")
@@ -226,6 +256,9 @@ def rename(page: str | None = None):
     new_name = request.form.get("new_name", "").strip().strip("/")
     message = request.form.get("message", "")
     try:
+        if not policy().can_write(current_actor(), names.check_name(new_name)):
+            return render_template("rename.html", page=found, new_name=new_name, message=message,
+                                   error="You may not create pages under that name."), 403
         result = wiki.pages.rename(name, new_name, current_author(), message,
                                    request.form.get("base") or None)
     except names.BadPageName as e:
@@ -269,7 +302,10 @@ def page_list(folder: str = ""):
         folder = names.check_name(folder)
     wiki = get_wiki()
     prefix = folder + "/" if folder else ""
-    entries = [(n, c) for n, c in wiki.pages.pages_with_changes() if n.startswith(prefix)]
+    readable = policy()
+    actor = current_actor()
+    entries = [(n, c) for n, c in wiki.pages.pages_with_changes()
+               if n.startswith(prefix) and readable.can_read(actor, n)]
     if folder and not entries:
         abort(404, f"There is no folder named {folder}.")
     return render_template("pages.html", folder=folder, tree=_tree(entries, prefix), count=len(entries))
@@ -291,6 +327,7 @@ def _tree(entries, prefix: str) -> dict:
 
 @bp.route("/-/preview", methods=["POST"])
 def preview():
+    _ensure_may_create()
     name = request.form.get("name") or "Preview"
     try:
         name = names.check_name(name)
@@ -298,7 +335,7 @@ def preview():
         name = "Preview"
     wiki = get_wiki()
     rendered = wiki.renderer.render(request.form.get("text", ""), name)
-    html = wiki.renderer.mark_missing(rendered.html, wiki.pages.exists) if rendered.links else rendered.html
+    html = wiki.renderer.mark_missing(rendered.html, _visible) if rendered.links else rendered.html
     return Response(html, mimetype="text/html")
 
 

@@ -1,8 +1,8 @@
 """Finished page views, kept briefly per process.
 
-A page view is a pure function of the request URL and the branch head (and,
-once accounts exist, who asks), so its HTML can be reused until the head
-moves. Entries also expire after a minute so relative times ("3 minutes
+A page view is a pure function of the request URL, the branch head, who
+asks and the access rules, so its HTML can be reused until one of them
+changes. Entries also expire after a minute so relative times ("3 minutes
 ago") stay true. Responses that carry a one-time message are never cached.
 """
 
@@ -66,8 +66,12 @@ def cached_view(view: Callable) -> Callable:
     def wrapper(*args, **kwargs):
         if "_flashes" in session:
             return view(*args, **kwargs)
+        from .access import current_actor
+
         cache: ViewCache = current_app.extensions["tacit.views"]
-        key = (request.full_path, current_app.extensions["tacit"].pages.head())
+        wiki = current_app.extensions["tacit"]
+        # the same URL at the same head, for the same visitor under the same rules
+        key = (request.full_path, wiki.pages.head(), current_actor().cache_key, tuple(wiki.rules.rules()))
         body = cache.get(key)
         if body is not None:
             return as_html(body)

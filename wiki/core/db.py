@@ -1,0 +1,129 @@
+"""The SQL database of accounts, groups, access rules and login throttling.
+
+SQLite under WIKI_DATA by default, any SQLAlchemy URL otherwise (PostgreSQL for
+teams running several app hosts). The schema is owned by Alembic migrations in
+``wiki/migrations``; ``migrate`` brings a database to the newest revision and
+is safe to call from every process at start-up (one runs, the others wait).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import fcntl
+import os
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Iterator
+
+from sqlalchemy import (Boolean, Column, DateTime, ForeignKey, Integer, MetaData, String, Table, Text,
+                        UniqueConstraint, create_engine, event, text)
+from sqlalchemy.engine import Engine
+
+MIGRATIONS = Path(__file__).resolve().parent.parent / "migrations"
+
+metadata = MetaData()
+
+users = Table(
+    "users", metadata,
+    Column("id", Integer, primary_key=True),
+    Column("name", String(80), nullable=False),
+    Column("name_key", String(80), nullable=False, unique=True),  # casefolded, for lookups
+    Column("email", String(254), nullable=False),
+    Column("email_key", String(254), nullable=False, unique=True),
+    Column("password_hash", String(255), nullable=False),
+    Column("role", String(16), nullable=False),  # reader, editor, admin
+    Column("status", String(16), nullable=False),  # pending, active, disabled
+    Column("session_version", Integer, nullable=False, default=1),
+    Column("created_at", DateTime(timezone=True), nullable=False),
+    Column("last_login_at", DateTime(timezone=True)),
+)
+
+groups = Table(
+    "groups", metadata,
+    Column("id", Integer, primary_key=True),
+    Column("name", String(80), nullable=False, unique=True),
+)
+
+group_members = Table(
+    "group_members", metadata,
+    Column("group_id", Integer, ForeignKey("groups.id", ondelete="CASCADE"), primary_key=True),
+    Column("user_id", Integer, ForeignKey("users.id", ondelete="CASCADE"), primary_key=True),
+)
+
+access_rules = Table(
+    "access_rules", metadata,
+    Column("id", Integer, primary_key=True),
+    Column("path", String(1024), nullable=False),  # "HR/" (a folder) or "Policies/Handbook" (a page)
+    Column("read", Text),  # space-separated principals, NULL: as the site policy
+    Column("write", Text),
+    UniqueConstraint("path", name="uq_access_rules_path"),
+)
+
+api_tokens = Table(
+    "api_tokens", metadata,
+    Column("id", Integer, primary_key=True),
+    Column("user_id", Integer, ForeignKey("users.id", ondelete="CASCADE"), nullable=False),
+    Column("label", String(120), nullable=False),
+    Column("token_hash", String(64), nullable=False, unique=True),
+    Column("created_at", DateTime(timezone=True), nullable=False),
+    Column("last_used_at", DateTime(timezone=True)),
+    Column("revoked", Boolean, nullable=False, default=False),
+)
+
+rate_limits = Table(
+    "rate_limits", metadata,
+    Column("key", String(512), primary_key=True),
+    Column("count", Integer, nullable=False),
+    Column("expires_at", Integer, nullable=False),  # epoch seconds
+)
+
+
+def now() -> datetime:
+    return datetime.now(timezone.utc)
+
+
+def database_url(data_dir: str | Path, url: str | None = None) -> str:
+    return url or f"sqlite:///{Path(data_dir).resolve() / 'wiki.db'}"
+
+
+def make_engine(url: str) -> Engine:
+    """An engine with sane defaults: SQLite in WAL mode with a busy timeout, foreign keys on."""
+    if url.startswith("sqlite"):
+        engine = create_engine(url, connect_args={"timeout": 30, "check_same_thread": False})
+
+        @event.listens_for(engine, "connect")
+        def _sqlite_pragmas(dbapi_connection, _record) -> None:  # pragma: no cover - trivial
+            cursor = dbapi_connection.cursor()
+            cursor.execute("PRAGMA journal_mode=WAL")
+            cursor.execute("PRAGMA foreign_keys=ON")
+            cursor.execute("PRAGMA busy_timeout=30000")
+            cursor.close()
+
+        return engine
+    return create_engine(url, pool_pre_ping=True)
+
+
+@contextlib.contextmanager
+def _migration_lock(lock_dir: Path) -> Iterator[None]:
+    lock_dir.mkdir(parents=True, exist_ok=True)
+    fd = os.open(lock_dir / "migrate.lock", os.O_RDWR | os.O_CREAT, 0o644)
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX)
+        yield
+    finally:
+        fcntl.flock(fd, fcntl.LOCK_UN)
+        os.close(fd)
+
+
+def migrate(engine: Engine, lock_dir: str | Path) -> None:
+    """Upgrade the schema to the newest migration (creating it on first run)."""
+    from alembic import command
+    from alembic.config import Config
+
+    config = Config()
+    config.set_main_option("script_location", str(MIGRATIONS))
+    with _migration_lock(Path(lock_dir)), engine.begin() as connection:
+        if connection.dialect.name == "postgresql":  # several hosts may start at once
+            connection.execute(text("SELECT pg_advisory_xact_lock(7206103)"))
+        config.attributes["connection"] = connection
+        command.upgrade(config, "head")

@@ -1,0 +1,61 @@
+"""Request-wide protection: CSRF, security headers, secure cookies.
+
+CSRF: every state-changing request carries Flask-WTF's token (a form field,
+or the X-CSRFToken header for scripts), except API calls authenticated by a
+bearer token, which a foreign site cannot forge.
+"""
+
+from __future__ import annotations
+
+from flask import Flask, abort, g, request
+from flask.sessions import SecureCookieSessionInterface
+from flask_login import current_user
+
+from . import csrf
+
+STATE_CHANGING = {"POST", "PUT", "PATCH", "DELETE"}
+
+CSP = ("default-src 'self'; img-src 'self' data: https:; style-src 'self' 'unsafe-inline'; "
+       "script-src 'self'; object-src 'none'; base-uri 'none'; frame-ancestors 'none'; form-action 'self'")
+
+
+class _SessionInterface(SecureCookieSessionInterface):
+    """Mark the session cookie Secure whenever the request came over HTTPS."""
+
+    def get_cookie_secure(self, app: Flask) -> bool:
+        return bool(app.config.get("SESSION_COOKIE_SECURE")) or request.is_secure
+
+
+def init_app(app: Flask) -> None:
+    app.config["WTF_CSRF_CHECK_DEFAULT"] = False  # checked below, so bearer-token calls can skip it
+    app.session_interface = _SessionInterface()
+
+    @app.before_request
+    def _token_and_csrf() -> None:
+        if request.headers.get("Authorization", "").startswith("Bearer "):
+            current_user._get_current_object()  # runs the token loader
+            if g.get("bad_token"):
+                abort(401, "The API token is not valid (unknown, revoked, or its user is disabled).")
+        if request.method not in STATE_CHANGING or g.get("token_auth"):
+            return
+        if app.config.get("WTF_CSRF_ENABLED", True):
+            csrf.protect()
+
+    @app.after_request
+    def _headers(response):
+        headers = response.headers
+        headers.setdefault("Content-Security-Policy", CSP)
+        headers.setdefault("X-Content-Type-Options", "nosniff")
+        headers.setdefault("X-Frame-Options", "DENY")
+        headers.setdefault("Referrer-Policy", "same-origin")
+        headers.setdefault("Permissions-Policy", "camera=(), microphone=(), geolocation=()")
+        if request.is_secure:
+            headers.setdefault("Strict-Transport-Security", "max-age=31536000")
+            # flask-login's remember cookie follows the request's scheme too
+            cookies = headers.getlist("Set-Cookie")
+            if any(c.startswith("remember_token=") and "Secure" not in c for c in cookies):
+                headers.remove("Set-Cookie")
+                for c in cookies:
+                    headers.add("Set-Cookie", c + "; Secure" if c.startswith("remember_token=")
+                                and "Secure" not in c else c)
+        return response
