@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import mimetypes
+import re
 
 from flask import Blueprint, Response, abort, flash, redirect, render_template, request
 
@@ -11,7 +12,8 @@ from ..core.pages import Conflict, Page
 from ..core.render import pygments_css
 from ..core.sections import SectionNotFound, get_section, replace_section, split_sections
 from . import get_wiki
-from .access import can_read, current_actor, current_author, ensure_read, ensure_write, policy, deny_anonymous
+from .access import (can_read, can_write, current_actor, current_author, deny_anonymous, ensure_read,
+                     ensure_write, policy)
 from .templating import page_url
 from .viewcache import as_html, cached_view
 
@@ -42,12 +44,17 @@ def _visible(name: str, commit: str | None = None) -> bool:
     return can_read(name) and get_wiki().pages.exists(name, commit)
 
 
-def _rendered(page: Page) -> tuple[str, object]:
+_SECTION_EDIT = re.compile(r' ?<a class="edit-section" href="[^"]*">edit</a>')
+
+
+def _rendered(page: Page, editable: bool = True) -> tuple[str, object]:
     wiki = get_wiki()
     rendered = wiki.renderer.render(lambda: page.markdown, page.name, cache_key=page.blob)
     html = rendered.html
     if rendered.links:
         html = wiki.renderer.mark_missing(html, lambda n: _visible(n, page.commit))
+    if not editable or not can_write(page.name):  # no section edit links on old revisions either
+        html = _SECTION_EDIT.sub("", html)
     return html, rendered
 
 
@@ -112,7 +119,7 @@ def _view(page: str):
         if lookup.kind == "ambiguous":
             return render_template("ambiguous.html", name=name, candidates=lookup.candidates), 300
         return render_template("missing.html", name=name), 404
-    html, rendered = _rendered(found)
+    html, rendered = _rendered(found, editable=rev is None)
     return as_html(render_template(
         "page.html", page=found, html=html, rendered=rendered, rev=rev,
         redirected_from=request.args.get("redirected_from"),
