@@ -33,3 +33,38 @@ def test_serve_help_lists_options(runner):
     assert result.exit_code == 0
     for option in ("--host", "--port", "--workers", "--dev"):
         assert option in result.output
+
+
+def test_user_and_token_commands(runner, tmp_path, monkeypatch):
+    from wiki.core.users import UserStore
+    from wiki.core.wiki import open_database
+
+    monkeypatch.setenv("WIKI_DATA", str(tmp_path / "data"))
+    added = runner.invoke(main, ["user", "add", "Ada", "--email", "ada@example.org", "--role", "editor",
+                                 "--password-stdin"], input="correct horse\n")
+    assert added.exit_code == 0, added.output
+    assert "as admin" in added.output  # the first account is an admin
+    prompted = runner.invoke(main, ["user", "add", "Bob", "--email", "bob@example.org"],
+                             input="battery staple\nbattery staple\n")
+    assert prompted.exit_code == 0 and "as editor" in prompted.output
+    assert "battery staple" not in prompted.output
+    listed = runner.invoke(main, ["user", "list"])
+    assert "Ada" in listed.output and "Bob" in listed.output and "editor" in listed.output
+    assert runner.invoke(main, ["user", "set-role", "Bob", "reader"]).exit_code == 0
+    assert "reader" in runner.invoke(main, ["user", "list"]).output
+    bad = runner.invoke(main, ["user", "add", "Eve", "--email", "nope", "--password-stdin"], input="whatever-long\n")
+    assert bad.exit_code != 0 and "e-mail" in bad.output
+    assert runner.invoke(main, ["user", "set-role", "Nobody", "admin"]).exit_code != 0
+
+    created = runner.invoke(main, ["token", "create", "Bob", "--label", "ci"])
+    assert created.exit_code == 0
+    secret = created.stdout.strip().splitlines()[-1]
+    store = UserStore(open_database(tmp_path / "data"))
+    assert store.from_token(secret).name == "Bob"
+    listing = runner.invoke(main, ["token", "list", "Bob"]).output
+    assert "ci" in listing and "active" in listing and secret not in listing
+    token_id = listing.split()[0]
+    assert runner.invoke(main, ["token", "revoke", token_id]).exit_code == 0
+    assert store.from_token(secret) is None
+    assert "revoked" in runner.invoke(main, ["token", "list"]).output
+    assert runner.invoke(main, ["token", "revoke", "999"]).exit_code != 0

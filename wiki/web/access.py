@@ -81,7 +81,7 @@ def ensure_admin() -> None:
 
 
 # Routes an anonymous visitor may reach even when the wiki is readable by users only.
-OPEN_ENDPOINTS = {"auth.login", "auth.register", "static", "pages.highlight_css"}
+OPEN_ENDPOINTS = {"auth.login", "auth.logout", "auth.register", "static", "pages.highlight_css"}
 
 
 def init_app(app) -> None:

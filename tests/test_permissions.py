@@ -1,0 +1,203 @@
+"""The permissions matrix: every route, for every kind of visitor, under every site policy.
+
+A route this table does not know fails the test: whoever adds a route says
+here who may use it.
+"""
+
+import itertools
+from dataclasses import dataclass
+from typing import Callable
+
+import pytest
+
+from wiki.core.gitrepo import Person
+
+ACTORS = ("anonymous", "reader", "editor", "admin", "disabled")
+POLICIES = list(itertools.product(("anonymous", "user"), ("anonymous", "user", "editor")))
+PASSWORD = "matrix-password"
+ADMIN = Person("Ada", "ada@example.org")
+
+
+@dataclass
+class Case:
+    endpoint: str
+    method: str
+    kind: str  # open, read, write, create, account, admin
+    ok: tuple[int, ...]
+    request: Callable  # (app, counter) -> (url, keyword arguments for the test client)
+
+
+def fresh_page(app, n: int, prefix: str = "Matrix/Page") -> str:
+    name = f"{prefix}{n}"
+    app.extensions["tacit"].pages.save(name, f"text {n}\n", ADMIN, "setup")
+    return name
+
+
+def head(app) -> str:
+    return app.extensions["tacit"].pages.head()
+
+
+def fresh_user(app, n: int) -> int:
+    return app.extensions["tacit"].users.create(f"temp{n}", f"temp{n}@example.org", PASSWORD).id
+
+
+def fresh_group(app, n: int) -> str:
+    app.extensions["tacit"].users.create_group(f"g{n}")
+    return f"g{n}"
+
+
+def fresh_rule(app, n: int) -> int:
+    return app.extensions["tacit"].rules.set(f"Matrix/Rule{n}/", "users", None).id
+
+
+CASES = [
+    Case("pages.home", "GET", "read", (302,), lambda a, n: ("/", {})),
+    Case("pages.view", "GET", "read", (200,), lambda a, n: ("/Home", {})),
+    Case("pages.view_by_query", "GET", "read", (200,), lambda a, n: ("/-/view?page=Home", {})),
+    Case("pages.raw", "GET", "read", (200,), lambda a, n: ("/-/raw/Home", {})),
+    Case("pages.raw_by_query", "GET", "read", (200,), lambda a, n: ("/-/raw?page=Home", {})),
+    Case("pages.page_list", "GET", "read", (200,), lambda a, n: ("/-/pages", {})),
+    Case("pages.highlight_css", "GET", "open", (200,), lambda a, n: ("/-/highlight.css", {})),
+    Case("static", "GET", "open", (200,), lambda a, n: ("/-/static/style.css", {})),
+    Case("pages.edit", "GET", "write", (200,), lambda a, n: ("/-/edit/Home", {})),
+    Case("pages.edit_by_query", "GET", "write", (200,), lambda a, n: ("/-/edit?page=Home", {})),
+    Case("pages.edit", "POST", "write", (302,), lambda a, n: (
+        f"/-/edit/{fresh_page(a, n)}", {"data": {"text": "changed", "base": head(a)}})),
+    Case("pages.edit_by_query", "POST", "write", (302,), lambda a, n: (
+        f"/-/edit?page={fresh_page(a, n)}", {"data": {"text": "changed", "base": head(a)}})),
+    Case("pages.new", "GET", "create", (200,), lambda a, n: ("/-/new", {})),
+    Case("pages.new", "POST", "create", (302,), lambda a, n: ("/-/new", {"data": {"name": f"Matrix/New{n}", "text": "x"}})),
+    Case("pages.rename", "GET", "write", (200,), lambda a, n: (f"/-/rename/{fresh_page(a, n)}", {})),
+    Case("pages.rename", "POST", "write", (302,), lambda a, n: (
+        f"/-/rename/{fresh_page(a, n)}", {"data": {"new_name": f"Matrix/Renamed{n}"}})),
+    Case("pages.rename_by_query", "GET", "write", (200,), lambda a, n: (f"/-/rename?page={fresh_page(a, n)}", {})),
+    Case("pages.rename_by_query", "POST", "write", (302,), lambda a, n: (
+        f"/-/rename?page={fresh_page(a, n)}", {"data": {"new_name": f"Matrix/Renamed{n}"}})),
+    Case("pages.delete", "GET", "write", (200,), lambda a, n: (f"/-/delete/{fresh_page(a, n)}", {})),
+    Case("pages.delete", "POST", "write", (302,), lambda a, n: (f"/-/delete/{fresh_page(a, n)}", {"data": {}})),
+    Case("pages.delete_by_query", "GET", "write", (200,), lambda a, n: (f"/-/delete?page={fresh_page(a, n)}", {})),
+    Case("pages.delete_by_query", "POST", "write", (302,), lambda a, n: (
+        f"/-/delete?page={fresh_page(a, n)}", {"data": {}})),
+    Case("pages.preview", "POST", "create", (200,), lambda a, n: ("/-/preview", {"data": {"text": "**x**"}})),
+    Case("api.list_pages", "GET", "read", (200,), lambda a, n: ("/-/api/v1/pages", {})),
+    Case("api.get_page", "GET", "read", (200,), lambda a, n: ("/-/api/v1/pages/Home", {})),
+    Case("api.put_page", "PUT", "write", (201,), lambda a, n: (f"/-/api/v1/pages/Matrix/Api{n}", {"json": {"markdown": "x"}})),
+    Case("api.delete_page", "DELETE", "write", (200,), lambda a, n: (f"/-/api/v1/pages/{fresh_page(a, n)}", {})),
+    Case("api.move_page", "POST", "write", (200,), lambda a, n: (
+        f"/-/api/v1/pages/{fresh_page(a, n)}/move", {"json": {"to": f"Matrix/Moved{n}"}})),
+    Case("auth.login", "GET", "open", (200,), lambda a, n: ("/-/login", {})),
+    Case("auth.login", "POST", "open", (401,), lambda a, n: ("/-/login", {"data": {"name": f"x{n}", "password": "wrong-one"}})),
+    Case("auth.register", "GET", "open", (200,), lambda a, n: ("/-/register", {})),
+    Case("auth.register", "POST", "open", (302,), lambda a, n: ("/-/register", {"data": {
+        "name": f"new{n}", "email": f"new{n}@example.org", "password": PASSWORD, "password2": PASSWORD}})),
+    Case("auth.logout", "POST", "open", (302,), None),  # tried with a throwaway session, below
+    Case("auth.account", "GET", "account", (200,), lambda a, n: ("/-/account", {})),
+    Case("auth.account", "POST", "account", (400,), lambda a, n: (
+        "/-/account", {"data": {"current": "not-the-password", "new": "x" * 10, "new2": "x" * 10}})),
+    Case("auth.profile", "GET", "read", (200,), lambda a, n: ("/-/user/Ada", {})),
+    Case("admin.index", "GET", "admin", (302,), lambda a, n: ("/-/admin/", {})),
+    Case("admin.users", "GET", "admin", (200,), lambda a, n: ("/-/admin/users", {})),
+    Case("admin.change_user", "POST", "admin", (302,), lambda a, n: (
+        f"/-/admin/users/{fresh_user(a, n)}", {"data": {"action": "role", "role": "reader"}})),
+    Case("admin.groups", "GET", "admin", (200,), lambda a, n: ("/-/admin/groups", {})),
+    Case("admin.groups", "POST", "admin", (302,), lambda a, n: ("/-/admin/groups", {"data": {"name": f"new{n}"}})),
+    Case("admin.delete_group", "POST", "admin", (302,), lambda a, n: (f"/-/admin/groups/{fresh_group(a, n)}/delete", {})),
+    Case("admin.members", "POST", "admin", (302,), lambda a, n: (
+        f"/-/admin/groups/{fresh_group(a, n)}/members", {"data": {"user": "Ada", "action": "add"}})),
+    Case("admin.rules", "GET", "admin", (200,), lambda a, n: ("/-/admin/rules", {})),
+    Case("admin.rules", "POST", "admin", (302,), lambda a, n: (
+        "/-/admin/rules", {"data": {"path": f"Matrix/R{n}/", "read": "users", "write": ""}})),
+    Case("admin.delete_rule", "POST", "admin", (302,), lambda a, n: (f"/-/admin/rules/{fresh_rule(a, n)}/delete", {})),
+]
+
+
+def expected(kind: str, actor: str, read: str, write: str) -> str:
+    role = actor if actor in ("reader", "editor", "admin") else None  # a disabled user is anonymous again
+    if kind == "open":
+        return "ok"
+    if read == "user" and role is None:
+        return "login"
+    if kind == "read":
+        return "ok"
+    if kind in ("write", "create"):
+        allowed = role == "admin" or write == "anonymous" or (write == "user" and role) \
+            or (write == "editor" and role in ("editor", "admin"))
+        return "ok" if allowed else ("login" if role is None else "forbidden")
+    if kind == "account":
+        return "ok" if role else "login"
+    if kind == "admin":
+        return "ok" if role == "admin" else ("login" if role is None else "forbidden")
+    raise AssertionError(kind)
+
+
+def outcome(response, ok: tuple[int, ...]) -> str:
+    status = response.status_code
+    if status in ok and not (status == 302 and "/-/login" in response.headers.get("Location", "")):
+        return "ok"
+    if status == 401 or (status == 302 and "/-/login" in response.headers.get("Location", "")):
+        return "login"
+    if status == 403:
+        return "forbidden"
+    if status == 404:
+        return "hidden"
+    return "ok" if status in ok else f"unexpected {status}"
+
+
+def _login(app, name):
+    client = app.test_client()
+    r = client.post("/-/login", data={"name": name, "password": PASSWORD})
+    assert r.status_code == 302, (name, r.status_code)
+    return client
+
+
+@pytest.fixture(scope="module", params=POLICIES, ids=lambda p: f"read={p[0]}-write={p[1]}")
+def matrix_app(request, tmp_path_factory):
+    from wiki import create_app
+
+    read, write = request.param
+    tmp = tmp_path_factory.mktemp(f"matrix-{read}-{write}")
+    app = create_app({"TESTING": True, "WTF_CSRF_ENABLED": False, "WIKI_REPO": str(tmp / "repo"),
+                      "WIKI_DATA": str(tmp / "data"), "WIKI_READ": read, "WIKI_WRITE": write,
+                      "WIKI_LOGIN_LIMIT_ADDRESS": "10000 per minute"})
+    users = app.extensions["tacit"].users
+    users.create("Ada", "ada@example.org", PASSWORD)  # first: admin
+    users.create("Rita", "rita@example.org", PASSWORD, role="reader")
+    users.create("Ed", "ed@example.org", PASSWORD, role="editor")
+    users.create("Dee", "dee@example.org", PASSWORD, role="editor")
+    names = {"reader": "Rita", "editor": "Ed", "admin": "Ada", "disabled": "Dee"}
+    clients = {"anonymous": app.test_client()}
+    clients.update({actor: _login(app, name) for actor, name in names.items()})
+    users.set_status(users.by_name("Dee").id, "disabled")  # mid-session
+    return app, read, write, clients, names
+
+
+def test_every_route_is_in_the_matrix(app):
+    known = {case.endpoint for case in CASES}
+    routes = {rule.endpoint for rule in app.url_map.iter_rules()}
+    assert routes - known == set(), "add these routes to the permissions matrix"
+    methods = {(rule.endpoint, m) for rule in app.url_map.iter_rules()
+               for m in rule.methods - {"HEAD", "OPTIONS"}}
+    assert methods - {(c.endpoint, c.method) for c in CASES} == set()
+
+
+def test_permissions_matrix(matrix_app):
+    app, read, write, clients, names = matrix_app
+    failures = []
+    counter = itertools.count()
+    for case in CASES:
+        for actor in ACTORS:
+            n = next(counter)
+            if case.endpoint == "auth.logout":
+                client = app.test_client() if actor in ("anonymous", "disabled") else _login(app, names[actor])
+                url, kwargs = "/-/logout", {}
+            else:
+                client = clients[actor]
+                url, kwargs = case.request(app, n)
+            response = client.open(url, method=case.method, **kwargs)
+            want = expected(case.kind, actor, read, write)
+            got = outcome(response, case.ok)
+            if got != want:
+                failures.append(f"{case.method} {url} as {actor}: expected {want}, got {got} ({response.status_code})")
+            if url.startswith("/-/api/") and response.status_code >= 400:
+                assert response.is_json, (url, actor)
+    assert not failures, "\n".join(failures)
