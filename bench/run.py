@@ -385,14 +385,26 @@ def view_all(port: int, names: list[str], threads: int, budget_s: float) -> dict
     return {**counts, "seconds": time.perf_counter() - t0, "error_examples": examples, **ms_stats(times)}
 
 
+def api_token(env: dict[str, str]) -> str:
+    """An editor account and its API token: saves go through the API as a real user would."""
+    env = {**os.environ, **env}
+    wiki = [sys.executable, "-m", "wiki"]
+    subprocess.run(wiki + ["user", "add", "bench", "--email", "bench@example.org", "--password-stdin"],
+                   input="bench-password\n", text=True, env=env, check=True, capture_output=True, cwd=ROOT)
+    out = subprocess.run(wiki + ["token", "create", "bench", "--label", "benchmark"], text=True, env=env,
+                         check=True, capture_output=True, cwd=ROOT)
+    return out.stdout.strip().splitlines()[-1]
+
+
 class Saver:
     """Sequential API saves of one page: GET it for its revision, then PUT changed text with base = last revision."""
 
-    def __init__(self, port: int, name: str) -> None:
+    def __init__(self, port: int, name: str, token: str) -> None:
         self.port = port
         self.path = "/-/api/v1/pages/" + urllib.parse.quote(name, safe="/")
         self.times: list[float] = []
         self.error: str | None = None
+        self.headers = {"Content-Type": "application/json", "Authorization": f"Bearer {token}"}
         status, body, _ = request(port, "GET", self.path)
         if status != 200:
             self.error = f"GET {self.path} answered {status}: {body[:300]!r}"
@@ -406,7 +418,7 @@ class Saver:
         i = len(self.times) + 1
         payload = json.dumps({"markdown": self.original.rstrip("\n") + f"\n\nBenchmark edit {i}.\n",
                               "message": f"bench edit {i}", "base": self.base}).encode()
-        status, body, dt = request(self.port, "PUT", self.path, payload, {"Content-Type": "application/json"})
+        status, body, dt = request(self.port, "PUT", self.path, payload, self.headers)
         if status != 200:
             self.error = f"PUT #{i} answered {status}: {body[:300]!r}"
             return False
@@ -598,12 +610,15 @@ def main() -> int:
         "wrk": f"wrk -t2 -c16 -d{n['wrk_s']}s --latency", **{f"{k}": v for k, v in n.items()},
     }
 
+    tokens: dict[str, str] = {}
+
     def serve(name: str, app: str, chdir: Path, repo: Path | None, ready: str) -> Server:
         env = {}
         if repo is not None:
             data = tmp / f"data-{name}"
             data.mkdir()
             env = {"WIKI_REPO": str(repo), "WIKI_DATA": str(data)}
+            tokens[name] = api_token(env)
         server = Server(name, app, chdir, env, args.workers, tmp, ready)
         servers.append(server)
         return server.start()
@@ -673,7 +688,7 @@ def main() -> int:
         small = serve("ten", "wsgi:app", ROOT, ten, f"/-/raw/{PAGE}")
         results["startup_s"]["ten"] = small.startup_s
         log(f"5. saves: {n['saves']} PUTs to {PAGE} on tldr and on the 10-page wiki, alternating")
-        savers = [Saver(srv.port, PAGE), Saver(small.port, PAGE)]
+        savers = [Saver(srv.port, PAGE, tokens["tldr"]), Saver(small.port, PAGE, tokens["ten"])]
         interleaved_saves(savers, n["saves"], 900)
         results["save"] = {"tldr": savers[0].result(), "ten": savers[1].result()}
         a, b = results["save"]["tldr"].get("median_ms"), results["save"]["ten"].get("median_ms")

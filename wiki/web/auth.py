@@ -17,13 +17,15 @@ from ..core import names
 from ..core.users import AccountError, User
 from . import get_wiki
 from .access import can_read, current_actor, deny_anonymous
-from .ratelimit import login_limits
+from .ratelimit import login_throttle
 
 bp = Blueprint("auth", __name__)
 login_manager = LoginManager()
 login_manager.login_view = "auth.login"
 login_manager.login_message = "Log in to continue."
-login_manager.session_protection = "basic"
+# Sessions are checked against the account on every request (see LoginUser); flask-login's
+# "basic" protection would only mark sessions non-fresh, which nothing here uses.
+login_manager.session_protection = None
 
 
 class LoginUser(UserMixin):
@@ -74,15 +76,24 @@ def safe_next(target: str | None) -> str:
 
 
 @bp.route("/-/login", methods=["GET", "POST"])
-@login_limits
 def login():
     next_url = safe_next(request.values.get("next"))
     if request.method == "GET":
         return render_template("login.html", next=next_url, name="", error=None)
     name = request.form.get("name", "").strip()
     password = request.form.get("password", "")
+    throttle = login_throttle()
+    wait = throttle.retry_after()
+    if wait is not None:
+        minutes = (wait + 59) // 60
+        response = current_app.make_response((render_template(
+            "login.html", next=next_url, name=name,
+            error=f"Too many failed logins. Try again in {minutes} minute{'s' if minutes != 1 else ''}."), 429))
+        response.headers["Retry-After"] = str(wait)
+        return response
     user = get_wiki().users.authenticate(name, password) if name and password else None
     if user is None:
+        throttle.failed()
         # The same answer whether the account exists or not.
         return render_template("login.html", next=next_url, name=name,
                                error="Wrong name or password."), 401

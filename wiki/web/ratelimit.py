@@ -1,19 +1,19 @@
-"""Login throttling with flask-limiter, counted in the wiki's SQL database.
+"""Login throttling with the `limits` library (the engine of flask-limiter), counted in SQL.
 
-flask-limiter keeps counters in memory by default, which with several
-gunicorn workers (or hosts) multiplies every limit by their number. This
-storage backend keeps the fixed-window counters in the ``rate_limits`` table
-instead, so all processes of all hosts share them.
+In-memory counters would be per worker, multiplying every limit by the
+number of processes (and hosts); this storage backend keeps the fixed-window
+counters in the wiki's ``rate_limits`` table so all of them share one count.
+Only the login form consults it, so no other request pays for it.
 """
 
 from __future__ import annotations
 
 import time
 
-from flask import Flask, current_app, request
-from flask_limiter import Limiter
-from flask_limiter.util import get_remote_address
+from flask import current_app, request
+from limits import parse
 from limits.storage import Storage
+from limits.strategies import FixedWindowRateLimiter
 from sqlalchemy import case, delete, select
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import Engine
@@ -29,7 +29,7 @@ class SQLStorage(Storage):
                  **options) -> None:
         super().__init__(uri, wrap_exceptions=wrap_exceptions)
         if engine is None:
-            raise ValueError("SQLStorage needs the wiki's engine (storage_options={'engine': ...})")
+            raise ValueError("SQLStorage needs the wiki's engine")
         self.engine = engine
 
     @property
@@ -85,31 +85,33 @@ class SQLStorage(Storage):
             conn.execute(delete(rate_limits).where(rate_limits.c.key == key))
 
 
-def login_account_key() -> str:
-    return "login-account:" + request.form.get("name", "").strip().casefold()[:200]
+class LoginThrottle:
+    """Failed logins per account name and per client address, as configured."""
+
+    def __init__(self, engine: Engine) -> None:
+        self.limiter = FixedWindowRateLimiter(SQLStorage(engine=engine))
+
+    def _limits(self):
+        name = request.form.get("name", "").strip().casefold()[:200]
+        address = request.remote_addr or "unknown"
+        config = current_app.config
+        return [(parse(config["WIKI_LOGIN_LIMIT_ACCOUNT"]), ("login-account", name)),
+                (parse(config["WIKI_LOGIN_LIMIT_ADDRESS"]), ("login-address", address))]
+
+    def retry_after(self) -> int | None:
+        """Seconds until another attempt is allowed, or None if one is allowed now."""
+        waits = [self.limiter.get_window_stats(item, *key).reset_time - time.time()
+                 for item, key in self._limits() if not self.limiter.test(item, *key)]
+        return max(1, int(max(waits)) + 1) if waits else None
+
+    def failed(self) -> None:
+        for item, key in self._limits():
+            self.limiter.hit(item, *key)
 
 
-def login_address_key() -> str:
-    return "login-address:" + (get_remote_address() or "unknown")
+def init_app(app, engine: Engine) -> None:
+    app.extensions["tacit.login_throttle"] = LoginThrottle(engine)
 
 
-limiter = Limiter(get_remote_address, strategy="fixed-window", default_limits=[], headers_enabled=True)
-
-
-def init_app(app: Flask, engine: Engine) -> None:
-    app.config["RATELIMIT_STORAGE_URI"] = "tacit-sql://"
-    app.config["RATELIMIT_STORAGE_OPTIONS"] = {"engine": engine}
-    limiter.init_app(app)
-
-
-def only_failures(response) -> bool:
-    """Count failed logins only; a successful one costs nothing."""
-    return response.status_code == 401
-
-
-def login_limits(view):
-    """Per account and per address, as configured (WIKI_LOGIN_LIMIT_ACCOUNT/ADDRESS)."""
-    view = limiter.limit(lambda: current_app.config["WIKI_LOGIN_LIMIT_ACCOUNT"], key_func=login_account_key,
-                         methods=["POST"], scope="login-account", deduct_when=only_failures)(view)
-    return limiter.limit(lambda: current_app.config["WIKI_LOGIN_LIMIT_ADDRESS"], key_func=login_address_key,
-                         methods=["POST"], scope="login-address", deduct_when=only_failures)(view)
+def login_throttle() -> LoginThrottle:
+    return current_app.extensions["tacit.login_throttle"]

@@ -9,6 +9,7 @@ ago") stay true. Responses that carry a one-time message are never cached.
 from __future__ import annotations
 
 import functools
+import hashlib
 import threading
 import time
 from collections import OrderedDict
@@ -53,10 +54,13 @@ class ViewCache:
                 self._chars -= len(dropped)
 
 
-def as_html(body: str) -> Response:
+def as_html(body: str, etag: str | None = None) -> Response:
     """An HTML response with an ETag, answering 304 when the browser has it."""
     response = Response(body, mimetype="text/html")
-    response.add_etag()
+    if etag is None:
+        response.add_etag()
+    else:
+        response.set_etag(etag)
     return response.make_conditional(request)
 
 
@@ -72,11 +76,13 @@ def cached_view(view: Callable) -> Callable:
         wiki = current_app.extensions["tacit"]
         # the same URL at the same head, for the same visitor under the same rules
         key = (request.full_path, wiki.pages.head(), current_actor().cache_key, tuple(wiki.rules.rules()))
-        body = cache.get(key)
-        if body is not None:
-            return as_html(body)
+        hit = cache.get(key)
+        if hit is not None:
+            etag, body = hit.split("\n", 1)
+            return as_html(body, etag)
         response = current_app.make_response(view(*args, **kwargs))
         if response.status_code == 200 and response.mimetype == "text/html":
-            cache.put(key, response.get_data(as_text=True))
+            etag = response.get_etag()[0] or hashlib.sha1(response.get_data()).hexdigest()
+            cache.put(key, etag + "\n" + response.get_data(as_text=True))
         return response
     return wrapper
