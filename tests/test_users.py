@@ -155,3 +155,15 @@ def test_rule_input_is_checked(tmp_path):
     assert [r.read for r in rules.rules()] == [("editors",)]
     rules.remove(rule.id)
     assert rules.rules() == []
+
+
+def test_schema_head_constant_matches_the_migrations(tmp_path):
+    from alembic.config import Config
+    from alembic.script import ScriptDirectory
+
+    from wiki.core.db import MIGRATIONS, SCHEMA_HEAD, schema_version
+
+    config = Config()
+    config.set_main_option("script_location", str(MIGRATIONS))
+    assert ScriptDirectory.from_config(config).get_current_head() == SCHEMA_HEAD
+    assert schema_version(open_database(tmp_path)) == SCHEMA_HEAD

@@ -20,6 +20,7 @@ from sqlalchemy import (Boolean, Column, DateTime, ForeignKey, Integer, MetaData
 from sqlalchemy.engine import Engine
 
 MIGRATIONS = Path(__file__).resolve().parent.parent / "migrations"
+SCHEMA_HEAD = "0001"  # the newest migration; a test checks it against wiki/migrations
 
 metadata = MetaData()
 
@@ -115,8 +116,22 @@ def _migration_lock(lock_dir: Path) -> Iterator[None]:
         os.close(fd)
 
 
+def schema_version(engine: Engine) -> str | None:
+    try:
+        with engine.connect() as connection:
+            return connection.execute(text("SELECT version_num FROM alembic_version")).scalar()
+    except Exception:  # no table yet
+        return None
+
+
 def migrate(engine: Engine, lock_dir: str | Path) -> None:
-    """Upgrade the schema to the newest migration (creating it on first run)."""
+    """Upgrade the schema to the newest migration (creating it on first run).
+
+    A database already at the newest version is left alone without loading
+    Alembic, which keeps every worker process lighter.
+    """
+    if schema_version(engine) == SCHEMA_HEAD:
+        return
     from alembic import command
     from alembic.config import Config
 

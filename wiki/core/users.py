@@ -12,7 +12,7 @@ import hashlib
 import re
 import secrets
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timezone
 
 from sqlalchemy import delete, func, insert, select, update
 from sqlalchemy.engine import Engine
@@ -310,8 +310,12 @@ class UserStore:
         user = self.get(row.user_id)
         if user is None or not user.active:
             return None
-        with self.engine.begin() as conn:
-            conn.execute(update(api_tokens).where(api_tokens.c.id == row.id).values(last_used_at=now()))
+        used = row.last_used_at
+        if used is not None and used.tzinfo is None:  # SQLite hands back naive times
+            used = used.replace(tzinfo=timezone.utc)
+        if used is None or (now() - used).total_seconds() > 60:  # a write per minute, not per call
+            with self.engine.begin() as conn:
+                conn.execute(update(api_tokens).where(api_tokens.c.id == row.id).values(last_used_at=now()))
         return user
 
 
