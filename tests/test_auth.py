@@ -265,3 +265,19 @@ def test_templates_show_who_is_logged_in_and_hide_what_they_cannot_do(make_app):
     assert b"Rita" in page and b"/-/edit/Home" not in page and b"Administration" not in page
     assert reader.get("/-/edit/Home").status_code == 403
     assert rita.role == "reader"
+
+
+def test_behind_a_tls_proxy_cookies_are_secure_and_addresses_are_the_clients(make_app):
+    app = make_app(WIKI_PROXIES=1, WIKI_LOGIN_LIMIT_ADDRESS="2 per minute")
+    register(app.test_client(), "Ada")
+    client = app.test_client()
+    forwarded = {"X-Forwarded-Proto": "https", "X-Forwarded-For": "203.0.113.7"}
+    r = client.post("/-/login", data={"name": "Ada", "password": "password-123", "remember": "1"}, headers=forwarded)
+    assert r.status_code == 302
+    assert all("Secure" in c for c in r.headers.getlist("Set-Cookie"))
+    assert "Strict-Transport-Security" in r.headers
+    for _ in range(2):
+        client.post("/-/login", data={"name": "x", "password": "wrong-pass"}, headers=forwarded)
+    assert client.post("/-/login", data={"name": "y", "password": "wrong-pass"}, headers=forwarded).status_code == 429
+    other = {"X-Forwarded-Proto": "https", "X-Forwarded-For": "198.51.100.1"}
+    assert client.post("/-/login", data={"name": "z", "password": "wrong-pass"}, headers=other).status_code == 401

@@ -36,6 +36,12 @@ def create_app(config: Mapping[str, Any] | None = None) -> "Flask":
     app.config.setdefault("SEND_FILE_MAX_AGE_DEFAULT", 3600)
     app.config["WTF_CSRF_TIME_LIMIT"] = None  # a long edit must not expire its form
 
+    if settings["WIKI_PROXIES"] > 0:
+        from werkzeug.middleware.proxy_fix import ProxyFix
+
+        hops = settings["WIKI_PROXIES"]  # client address and https as the proxy saw them
+        app.wsgi_app = ProxyFix(app.wsgi_app, x_for=hops, x_proto=hops, x_host=hops)
+
     from .web import init_app
 
     init_app(app)

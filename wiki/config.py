@@ -19,6 +19,7 @@ DEFAULTS: dict[str, Any] = {
     "WIKI_REGISTRATION": "approval",  # open | approval | closed
     "WIKI_LOGIN_LIMIT_ACCOUNT": "5 per minute",  # failed logins per account name
     "WIKI_LOGIN_LIMIT_ADDRESS": "20 per minute",  # failed logins per client address
+    "WIKI_PROXIES": 0,  # reverse proxies in front that set X-Forwarded-For/-Proto/-Host (trust that many)
     "WIKI_ANONYMOUS_NAME": "Anonymous",
     "WIKI_ANONYMOUS_EMAIL": "anonymous@wiki.invalid",
 }
@@ -32,6 +33,10 @@ def load_config(overrides: Mapping[str, Any] | None = None) -> dict[str, Any]:
             settings[key] = value
     if overrides:
         settings.update(overrides)
+    try:
+        settings["WIKI_PROXIES"] = int(settings["WIKI_PROXIES"])
+    except (TypeError, ValueError):
+        raise ValueError("WIKI_PROXIES must be a number (of reverse proxies in front of the wiki)") from None
     if settings["WIKI_REGISTRATION"] not in ("open", "approval", "closed"):
         raise ValueError("WIKI_REGISTRATION must be open, approval or closed")
     settings["WIKI_REPO"] = str(Path(settings["WIKI_REPO"]).expanduser().resolve())
