@@ -37,6 +37,15 @@ def head(app) -> str:
     return app.extensions["tacit"].pages.head()
 
 
+def two_revisions(app, n: int) -> tuple[str, str]:
+    """A fresh page with two revisions; returns (name, first commit)."""
+    pages = app.extensions["tacit"].pages
+    name = f"Matrix/Rev{n}"
+    first = pages.save(name, "first\n", ADMIN, "one").commit
+    pages.save(name, "second\n", ADMIN, "two", base=first)
+    return name, first
+
+
 def fresh_user(app, n: int) -> int:
     return app.extensions["tacit"].users.create(f"temp{n}", f"temp{n}@example.org", PASSWORD).id
 
@@ -85,6 +94,32 @@ CASES = [
     Case("api.delete_page", "DELETE", "write", (200,), lambda a, n: (f"/-/api/v1/pages/{fresh_page(a, n)}", {})),
     Case("api.move_page", "POST", "write", (200,), lambda a, n: (
         f"/-/api/v1/pages/{fresh_page(a, n)}/move", {"json": {"to": f"Matrix/Moved{n}"}})),
+    Case("history.page_history", "GET", "read", (200,), lambda a, n: ("/-/history/Home", {})),
+    Case("history.page_history_by_query", "GET", "read", (200,), lambda a, n: ("/-/history?page=Home", {})),
+    Case("history.page_feed", "GET", "read", (200,), lambda a, n: ("/-/history/Home.atom", {})),
+    Case("history.page_feed_by_query", "GET", "read", (200,), lambda a, n: ("/-/history.atom?page=Home", {})),
+    Case("history.diff", "GET", "read", (200,), lambda a, n: (f"/-/diff/Home?to={head(a)}", {})),
+    Case("history.diff_by_query", "GET", "read", (200,), lambda a, n: ("/-/diff?page=Home", {})),
+    Case("history.blame", "GET", "read", (200,), lambda a, n: ("/-/blame/Home", {})),
+    Case("history.blame_by_query", "GET", "read", (200,), lambda a, n: ("/-/blame?page=Home", {})),
+    Case("history.recent", "GET", "read", (200,), lambda a, n: ("/-/recent", {})),
+    Case("history.recent_feed", "GET", "read", (200,), lambda a, n: ("/-/recent.atom", {})),
+    Case("history.commit", "GET", "read", (200,), lambda a, n: (f"/-/commit/{head(a)}", {})),
+    Case("history.revert", "GET", "write", (200,), lambda a, n: (
+        "/-/revert/{0}?to={1}".format(*two_revisions(a, n)), {})),
+    Case("history.revert", "POST", "write", (302,), lambda a, n: (
+        "/-/revert/{0}?to={1}".format(*two_revisions(a, n)), {"data": {"base": head(a)}})),
+    Case("history.revert_by_query", "GET", "write", (200,), lambda a, n: (
+        "/-/revert?page={0}&to={1}".format(*two_revisions(a, n)), {})),
+    Case("history.revert_by_query", "POST", "write", (302,), lambda a, n: (
+        "/-/revert?page={0}&to={1}".format(*two_revisions(a, n)), {"data": {"base": head(a)}})),
+    Case("api.page_history", "GET", "read", (200,), lambda a, n: ("/-/api/v1/pages/Home/history", {})),
+    Case("api.page_diff", "GET", "read", (200,), lambda a, n: ("/-/api/v1/pages/Home/diff", {})),
+    Case("api.page_blame", "GET", "read", (200,), lambda a, n: ("/-/api/v1/pages/Home/blame", {})),
+    Case("api.recent", "GET", "read", (200,), lambda a, n: ("/-/api/v1/recent", {})),
+    Case("api.revert_page", "POST", "write", (200,), lambda a, n: (
+        "/-/api/v1/pages/{0}/revert".format(two_revisions(a, n)[0]),
+        {"json": {"to": a.extensions["tacit"].history.revisions(f"Matrix/Rev{n}")[-1].commit, "base": head(a)}})),
     Case("auth.login", "GET", "open", (200,), lambda a, n: ("/-/login", {})),
     Case("auth.login", "POST", "open", (401,), lambda a, n: ("/-/login", {"data": {"name": f"x{n}", "password": "wrong-one"}})),
     Case("auth.register", "GET", "open", (200,), lambda a, n: ("/-/register", {})),

@@ -155,7 +155,7 @@ def test_old_revision_view(client, app):
     base = re.search(r'name="base" value="([0-9a-f]{40})"', client.get("/-/edit/R").data.decode()).group(1)
     client.post("/-/edit/R", data={"text": "second", "base": base})
     old = client.get(f"/R?rev={first}").data.decode()
-    assert "first" in old and "old revision" in old
+    assert "first" in old and "Old revision of" in old
 
 
 def test_naughty_strings_as_page_names(client, app):

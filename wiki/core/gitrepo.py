@@ -90,6 +90,36 @@ class Change:
     summary: str
 
 
+@dataclass(frozen=True)
+class FileChange:
+    """What one commit did to one file."""
+
+    status: str  # A(dded), M(odified), D(eleted), R(enamed from old_path), T(ype changed)
+    path: str
+    old_path: str | None
+    old_blob: str | None
+    new_blob: str | None
+    mode: str
+
+
+@dataclass(frozen=True)
+class LogEntry:
+    sha: str
+    parents: tuple[str, ...]
+    author: Person
+    time: int
+    message: str
+    files: tuple[FileChange, ...]
+
+    @property
+    def summary(self) -> str:
+        return self.message.split("\n", 1)[0]
+
+    @property
+    def change(self) -> Change:
+        return Change(self.sha, self.author, self.time, self.summary)
+
+
 class _LRU:
     def __init__(self, size: int) -> None:
         self.size = size
@@ -445,9 +475,31 @@ class GitRepo:
 
     def last_change(self, rev: str, file: str) -> Change | None:
         """The newest commit reachable from rev that touched file."""
-        out = self.git("log", "-1", "--no-renames", f"--format={_LOG_FORMAT}", rev, "--", file)
-        records = _parse_log(out)
-        return records[0][0] if records else None
+        entries = self.log(rev, file, limit=1)
+        return entries[0].change if entries else None
+
+    def log(self, rev_range: str, *paths: str, limit: int | None = None, skip: int = 0,
+            author: str | None = None, renames: bool = False, merges: str | None = None) -> list[LogEntry]:
+        """Commits in a range, newest first, with every file each one touched (blob ids included).
+
+        ``author`` keeps commits whose author name or e-mail contains that text
+        (an e-mail in angle brackets matches that address exactly). ``merges``
+        is git's --diff-merges mode for showing what merges changed.
+        """
+        args = ["log", "--raw", "-z", "--no-abbrev", f"--format={_LOG_FORMAT}",
+                "-M" if renames else "--no-renames"]
+        if limit:
+            args.append(f"-{limit}")
+        if skip:
+            args.append(f"--skip={skip}")
+        if author:
+            args += ["--fixed-strings", f"--author={author}"]
+        if merges:
+            args.append(f"--diff-merges={merges}")
+        args.append(rev_range)
+        if paths:
+            args += ["--", *paths]
+        return _parse_log(self.git(*args))
 
     def changes(self, rev_range: str, *paths: str, limit: int | None = None,
                 author: str | None = None) -> list[tuple[Change, list[tuple[str, str]]]]:
@@ -455,15 +507,23 @@ class GitRepo:
 
         ``author`` keeps the commits whose author e-mail is exactly that address.
         """
-        args = ["log", "--no-renames", "--name-status", "-z", f"--format={_LOG_FORMAT}"]
-        if limit:
-            args.append(f"-{limit}")
-        if author:
-            args += ["--fixed-strings", f"--author=<{author}>"]
-        args.append(rev_range)
-        if paths:
-            args += ["--", *paths]
-        return _parse_log(self.git(*args), with_files=True)
+        entries = self.log(rev_range, *paths, limit=limit, author=f"<{author}>" if author else None)
+        return [(e.change, [(f.status, f.path) for f in e.files]) for e in entries]
+
+    def renamed_from(self, commit: str, file: str) -> FileChange | None:
+        """If `commit` created `file` by renaming another file: that change (old path, old blob)."""
+        parent = self.commit(commit).parents[:1]
+        if not parent:
+            return None
+        out = self.git("diff-tree", "-r", "-M", "--raw", "-z", "--no-abbrev", parent[0], commit)
+        for change in _parse_raw(out):
+            if change.status == "R" and change.path == file:
+                return change
+        return None
+
+    def blame(self, rev: str, file: str) -> bytes:
+        """`git blame --porcelain` of a file at a revision (whole-file renames followed)."""
+        return self.git("blame", "--porcelain", rev, "--", file)
 
     # -- writes -----------------------------------------------------------
     def write_object(self, kind: bytes, data: bytes) -> str:
@@ -637,31 +697,61 @@ class GitRepo:
         """Write the commit-graph with changed-path filters: makes `log -- path` fast."""
         self.git("commit-graph", "write", "--reachable", "--changed-paths", "--split", check=False)
 
+    def maintain_now_and_then(self, commit: str) -> None:
+        """After about one commit in 64, extend the commit-graph in the background.
 
-_LOG_FORMAT = "%x1e%H%x1f%an%x1f%ae%x1f%at%x1f%s%x1f"
+        The graph's changed-path Bloom filters keep page history and blame fast;
+        commits made since the last write are walked without them. Commit ids
+        are random, so this needs no counter shared between processes.
+        """
+        if int(commit[:2], 16) % 64 == 0:
+            threading.Thread(target=self.maintain, name="commit-graph", daemon=True).start()
 
 
-def _parse_log(out: bytes, with_files: bool = False) -> list:
-    records = []
+_LOG_FORMAT = "%x1e%H%x1f%P%x1f%an%x1f%ae%x1f%at%x1f%B%x1f"
+_NO_BLOB = "0" * 40
+
+
+def _parse_raw(data: bytes) -> list[FileChange]:
+    """`--raw -z --no-abbrev` records: ':old_mode new_mode old new STATUS\0path\0[new path\0]'."""
+    tokens = data.split(b"\0")
+    files: list[FileChange] = []
+    i = 0
+    while i < len(tokens):
+        token = tokens[i].strip(b"\n")
+        i += 1
+        if not token.startswith(b":"):
+            continue
+        fields = token[1:].split(b" ")
+        if len(fields) < 5:
+            continue
+        new_mode, old_blob, new_blob, status = fields[1].decode(), fields[2].decode(), fields[3].decode(), \
+            fields[4].decode()
+        if status[:1] in ("R", "C") and i + 1 < len(tokens):
+            old_path, path = tokens[i], tokens[i + 1]
+            i += 2
+        else:
+            old_path, path = None, tokens[i] if i < len(tokens) else b""
+            i += 1
+        files.append(FileChange(
+            status[:1], path.decode("utf-8", "surrogateescape"),
+            old_path.decode("utf-8", "surrogateescape") if old_path is not None else None,
+            None if old_blob == _NO_BLOB else old_blob, None if new_blob == _NO_BLOB else new_blob, new_mode))
+    return files
+
+
+def _parse_log(out: bytes) -> list[LogEntry]:
+    entries = []
     for chunk in out.split(b"\x1e"):
         if not chunk.strip(b"\n\0"):
             continue
-        fields = chunk.split(b"\x1f", 5)
-        sha, name, email, when, summary = (f.decode("utf-8", "replace") for f in fields[:5])
-        change = Change(sha, Person(name, email), int(when or 0), summary)
-        files: list[tuple[str, str]] = []
-        if with_files and len(fields) > 5:
-            items = [x for x in fields[5].lstrip(b"\n").split(b"\0")]
-            i = 0
-            while i + 1 < len(items):
-                status = items[i].strip(b"\n").decode()
-                if not status:
-                    i += 1
-                    continue
-                files.append((status[:1], items[i + 1].decode("utf-8", "surrogateescape")))
-                i += 2
-        records.append((change, files))
-    return records
+        fields = chunk.split(b"\x1f", 6)
+        if len(fields) < 7:
+            continue
+        sha, parents, name, email, when, body = (f.decode("utf-8", "replace") for f in fields[:6])
+        entries.append(LogEntry(sha, tuple(parents.split()), Person(name, email), int(when or 0),
+                                body.strip("\n"), tuple(_parse_raw(fields[6]))))
+    return entries
 
 
 def _git_env() -> dict[str, str]:

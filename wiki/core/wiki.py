@@ -14,6 +14,7 @@ from .access import Policy, RuleStore
 from .bootstrap import init_repository
 from .db import database_url, make_engine, migrate
 from .gitrepo import GitRepo, Person
+from .history import History
 from .pages import PageStore
 from .render import Renderer
 from .users import UserStore
@@ -41,6 +42,7 @@ class Wiki:
     engine: Engine
     users: UserStore
     rules: RuleStore
+    history: History
     read_policy: str = "anonymous"
     write_policy: str = "editor"
 
@@ -64,8 +66,10 @@ class Wiki:
             cache_dir=data / ("render-cache" + suffix),
         )
         engine = open_database(data, database)
-        return cls(repo, PageStore(repo), renderer, anonymous, engine, UserStore(engine), RuleStore(engine),
-                   read_policy, write_policy)
+        pages = PageStore(repo)
+        pages.after_commit.append(lambda commit, parent: repo.maintain_now_and_then(commit))
+        return cls(repo, pages, renderer, anonymous, engine, UserStore(engine), RuleStore(engine),
+                   History(repo), read_policy, write_policy)
 
     def policy(self) -> Policy:
         """The site policy with the current rules (cached for a second per process)."""

@@ -21,7 +21,7 @@ def init_app(app: Flask) -> None:
     app.extensions["tacit"] = wiki
     csrf.init_app(app)
 
-    from . import access, admin, api, auth, errors, pages, protection, ratelimit, templating
+    from . import access, admin, api, auth, errors, history, pages, protection, ratelimit, templating
     from .viewcache import ViewCache
 
     app.extensions["tacit.views"] = ViewCache()
@@ -33,6 +33,7 @@ def init_app(app: Flask) -> None:
     access.init_app(app)
     app.register_blueprint(admin.bp)
     app.register_blueprint(api.bp)
+    history.init_app(app)
     app.register_blueprint(pages.bp)
 
 

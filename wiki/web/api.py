@@ -8,10 +8,13 @@ credentials, 403 refuses them, and a page one may not read is 404.
 
 from __future__ import annotations
 
+from datetime import datetime, timezone
+
 from flask import Blueprint, abort, jsonify, request
 
 from ..core import names
 from ..core.gitrepo import Change, UnknownRevision
+from ..core.history import BadCursor
 from ..core.pages import Conflict, PageNotFound
 from . import get_wiki
 from .access import current_actor, current_author, ensure_read, ensure_write, policy
@@ -152,3 +155,105 @@ def move_page(page: str):
     except UnknownRevision:
         return error_response(400, "unknown base", "base is not a revision of this wiki.")
     return jsonify(path=result.name, **{"from": name}, status="renamed", commit=result.commit)
+
+
+# -- history ---------------------------------------------------------------------------
+
+def _iso(ts: int) -> str:
+    return datetime.fromtimestamp(ts, timezone.utc).isoformat().replace("+00:00", "Z")
+
+
+def _limit() -> int:
+    limit = request.args.get("limit", type=int) or 50
+    return max(1, min(500, limit))
+
+
+@bp.get("/pages/<path:page>/history")
+def page_history(page: str):
+    name = names.check_name(page)
+    ensure_read(name)
+    try:
+        result = get_wiki().history.page_history(name, request.args.get("cursor"), _limit())
+    except BadCursor as e:
+        return error_response(400, "bad cursor", str(e))
+    if not result.total:
+        raise PageNotFound(name)
+    return jsonify(path=name, total=result.total, next_cursor=result.next_cursor, names=list(result.names),
+                   revisions=[{"revision": r.commit, "author": r.author.name, "email": r.author.email,
+                               "date": _iso(r.time), "message": r.message, "path": r.name, "status": r.status,
+                               "old_path": r.old_name, "size_delta": r.size_delta} for r in result.revisions])
+
+
+@bp.get("/pages/<path:page>/diff")
+def page_diff(page: str):
+    name = names.check_name(page)
+    ensure_read(name)
+    d = get_wiki().history.page_diff(name, request.args.get("from") or None, request.args.get("to") or None)
+    return jsonify(
+        path=name, **{"from": d.old_commit, "to": d.new_commit}, from_path=d.old_name, added=d.diff.added,
+        removed=d.diff.removed, unified=d.diff.unified(f"a/{d.old_name or name}", f"b/{name}"),
+        hunks=[{"old_start": h.old_start, "old_count": h.old_count, "new_start": h.new_start,
+                "new_count": h.new_count,
+                "lines": [{"kind": ln.kind, "old": ln.old_no, "new": ln.new_no, "text": ln.text,
+                           "segments": [[s.kind, s.text] for s in ln.segments]} for ln in h.lines]}
+               for h in d.diff.hunks])
+
+
+@bp.get("/pages/<path:page>/blame")
+def page_blame(page: str):
+    name = names.check_name(page)
+    ensure_read(name)
+    rev = request.args.get("rev") or None
+    try:
+        groups = get_wiki().history.blame(name, rev)
+    except UnknownRevision:
+        raise PageNotFound(name) from None
+    return jsonify(path=name, rev=rev, lines=[
+        {"line": line.number, "text": line.text, "commit": g.commit, "author": g.author.name,
+         "email": g.author.email, "date": _iso(g.time), "summary": g.summary}
+        for g in groups for line in g.lines])
+
+
+@bp.get("/recent")
+def recent():
+    wiki = get_wiki()
+    folder = (request.args.get("folder") or "").strip().strip("/") or None
+    if folder:
+        names.check_name(folder)
+    try:
+        changes, next_cursor, _ = wiki.history.recent(request.args.get("cursor"), _limit(),
+                                                      request.args.get("author") or None, folder)
+    except BadCursor as e:
+        return error_response(400, "bad cursor", str(e))
+    readable, actor = policy(), current_actor()
+    out = []
+    for change in changes:
+        pages = [(n, f) for n, f in change.pages if readable.can_read(actor, n)]
+        if not pages:
+            continue
+        e = change.entry
+        hidden = len(pages) < len(change.pages)
+        out.append({"revision": e.sha, "author": e.author.name, "email": e.author.email, "date": _iso(e.time),
+                    "message": None if hidden else e.message,
+                    "pages": [{"path": n, "status": f.status,
+                               "old_path": names.page_name(f.old_path) if f.old_path else None} for n, f in pages]})
+    return jsonify(changes=out, next_cursor=next_cursor)
+
+
+@bp.post("/pages/<path:page>/revert")
+def revert_page(page: str):
+    name = names.check_name(page)
+    ensure_write(name)
+    body = _json_body()
+    to = _string(body, "to", required=True)
+    base = _string(body, "base") or None
+    try:
+        result = get_wiki().history.revert(get_wiki().pages, name, to, current_author(), base,
+                                           _string(body, "message") or "")
+    except Conflict as conflict:
+        return _conflict(conflict)
+    except UnknownRevision as e:
+        return error_response(404, "unknown revision", str(e))
+    return jsonify(path=name, status=result.status, merged=result.merged, commit=result.commit,
+                   revision=result.commit or get_wiki().pages.last_change(name).sha), \
+        201 if result.status == "created" else 200

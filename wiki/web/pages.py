@@ -12,9 +12,10 @@ from ..core.pages import Conflict, Page
 from ..core.render import pygments_css
 from ..core.sections import SectionNotFound, get_section, replace_section, split_sections
 from . import get_wiki
-from .access import (can_read, can_write, current_actor, current_author, deny_anonymous, ensure_read,
-                     ensure_write, policy)
+from .access import can_read, can_write, current_actor, current_author, deny_anonymous, policy
+from .routing import page_arg, page_name
 from .templating import page_url
+from . import routing
 from .viewcache import as_html, cached_view
 
 bp = Blueprint("pages", __name__)
@@ -25,18 +26,6 @@ _STATUS_MESSAGES = {
     "merged": "Saved. Someone changed this page while you edited; your changes were merged with theirs.",
     "unchanged": "No changes to save.",
 }
-
-
-def _page_name(raw: str, access: str = "read") -> str:
-    """Check a name from the URL and that the visitor may read (or write) it.
-
-    The /-/ prefix belongs to the wiki's own routes.
-    """
-    if raw == "-" or raw.startswith("-/"):
-        abort(404)
-    name = names.check_name(raw)
-    (ensure_write if access == "write" else ensure_read)(name)
-    return name
 
 
 def _visible(name: str, commit: str | None = None) -> bool:
@@ -64,36 +53,19 @@ def home():
 
 
 def page_route(rule: str, **options):
-    """Route a page action at `rule/<page>` and at `rule?page=NAME`.
-
-    The query form exists for names a browser rewrites in a URL path (a
-    last part of `.` or `..`, such as tldr's `common/.`); templating.page_url
-    produces it for exactly those names.
-    """
-    def decorator(view_func):
-        bp.add_url_rule(f"{rule}/<path:page>", view_func.__name__, view_func, **options)
-        bp.add_url_rule(rule or "/-/view", view_func.__name__ + "_by_query", view_func, **options)
-        return view_func
-    return decorator
-
-
-def _page_arg(page: str | None) -> str:
-    page = page if page is not None else request.args.get("page")
-    if not page:
-        abort(400, "Say which page, e.g. ?page=Home")
-    return page
+    return routing.page_route(bp, rule, **options)
 
 
 @page_route("")
 @cached_view
 def view(page: str | None = None):
-    return _view(_page_arg(page))
+    return _view(page_arg(page))
 
 
 def _view(page: str):
     if page.endswith("/") and page.strip("/"):
         return redirect(page_url("-/pages/" + page.strip("/")))
-    name = _page_name(page)
+    name = page_name(page)
     wiki = get_wiki()
     rev = request.args.get("rev") or None
     found = wiki.pages.get(name, rev)
@@ -120,8 +92,11 @@ def _view(page: str):
             return render_template("ambiguous.html", name=name, candidates=lookup.candidates), 300
         return render_template("missing.html", name=name), 404
     html, rendered = _rendered(found, editable=rev is None)
+    older = newer = None
+    if rev:
+        older, newer = wiki.history.neighbours(name, found.commit)
     return as_html(render_template(
-        "page.html", page=found, html=html, rendered=rendered, rev=rev,
+        "page.html", page=found, html=html, rendered=rendered, rev=rev, older=older, newer=newer,
         redirected_from=request.args.get("redirected_from"),
     ))
 
@@ -145,8 +120,8 @@ def _attachment(name: str, data: bytes) -> Response:
 
 @page_route("/-/raw")
 def raw(page: str | None = None):
-    page = _page_arg(page)
-    name = _page_name(page)
+    page = page_arg(page)
+    name = page_name(page)
     found = get_wiki().pages.get(name, request.args.get("rev") or None)
     if found is None:
         abort(404, f"There is no page named {name}.")
@@ -159,8 +134,8 @@ def raw(page: str | None = None):
 
 @page_route("/-/edit", methods=["GET", "POST"])
 def edit(page: str | None = None):
-    page = _page_arg(page)
-    name = _page_name(page, "write")
+    page = page_arg(page)
+    name = page_name(page, "write")
     wiki = get_wiki()
     section = request.values.get("section", type=int)
     if request.method == "POST":
@@ -247,7 +222,7 @@ def new():
 
 
 def _existing_page(page: str | None) -> tuple[str, Page]:
-    name = _page_name(_page_arg(page), "write")
+    name = page_name(page_arg(page), "write")
     found = get_wiki().pages.get(name)
     if found is None:
         abort(404, f"There is no page named {name}.")
