@@ -49,6 +49,7 @@ TARGETS = {
     "save_ratio": 1.5,  # tldr save median / 10-page save median, at most
     "hello_ratio": 0.5,  # page view (repeated) req/s / hello req/s, at least
     "rss_mb": 150.0,  # each worker's resident memory, below
+    "history_ms": 100.0,  # history of common/find, blame of common/grep, recent changes: median below
 }
 
 
@@ -293,6 +294,26 @@ def sequential(port: int, path: str, count: int, budget_s: float = 300.0) -> dic
     return out
 
 
+HISTORY_PATHS = {
+    "history": "/-/history/common/find",
+    "blame": "/-/blame/common/grep",
+    "recent": "/-/recent",
+    "diff": "/-/diff/common/find",
+    "history_api": "/-/api/v1/pages/common/find/history",
+}
+
+
+def history_figures(port: int, count: int) -> dict:
+    """Each history view: the first GET (cold: computed from git) and then `count` sequential GETs
+    (spread over the workers, so the first few per worker are cold too)."""
+    out = {}
+    for key, path in HISTORY_PATHS.items():
+        status, _, first = request(port, "GET", path)
+        out[key] = {"path": path, "first_ms": first * 1000, "first_status": status,
+                    "rest": sequential(port, path, count)}
+    return out
+
+
 # ---------------------------------------------------------------- wikis
 
 def unpack_tldr(tmp: Path) -> Path:
@@ -530,6 +551,15 @@ def table(r: dict) -> list[tuple[str, str, str, str]]:
                  f"{r['settings']['view_all_threads']} threads)",
                  f"{va['ok']} ok, {va['errors']} errors, {va['skipped']} skipped in {fmt(va['seconds'], ' s')}; "
                  f"median {fmt(va['median_ms'], ' ms')}", "", ""))
+    for when, key in (("", "history"), (" after the saves", "history_after_saves")):
+        for name, h in r.get(key, {}).items():
+            target = f"< {TARGETS['history_ms']:.0f} ms" if name in ("history", "blame", "recent") else ""
+            median = h["rest"].get("median_ms")
+            met = "" if not target else ("n/a" if median is None else ("yes" if median < TARGETS["history_ms"] else "NO"))
+            rows.append((f"{h['path']}{when}: first GET; median, p95 of {h['rest'].get('n', 0)}",
+                         f"first {fmt(h['first_ms'], ' ms')}; median {fmt(median, ' ms')}, "
+                         f"p95 {fmt(h['rest'].get('p95_ms'), ' ms')}"
+                         + (f", {h['rest']['errors']} errors" if h['rest'].get('errors') else ""), target, met))
     m = r["memory"]["after_view_all"]
     each = ", ".join(fmt(v, "", 0) for v in m["workers"].values())
     mx = m["max_mb"]
@@ -586,6 +616,7 @@ def main() -> int:
         "wrk_s": 3 if quick else 10,
         "list": 5 if quick else 20,
         "saves": 10 if quick else 100,
+        "history": 8 if quick else 40,
         "view_all": 300 if quick else None,  # None: every page
         "view_all_threads": 4,
         "rounds": args.rounds or (1 if quick else 5),
@@ -678,6 +709,9 @@ def main() -> int:
         results["page_list"] = {"first_ms": first * 1000, "first_status": status, "bytes": len(body),
                                 "rest": rest}
 
+        log("8. history: first and repeated GETs of history, blame, diff and recent changes")
+        results["history"] = history_figures(srv.port, n["history"])
+
         results["memory"] = {"before_view_all": memory(srv)}
         targets = names if n["view_all"] is None else names[:: max(1, len(names) // n["view_all"])]
         log(f"7. viewing {len(targets)} pages once with {n['view_all_threads']} threads")
@@ -694,6 +728,8 @@ def main() -> int:
         a, b = results["save"]["tldr"].get("median_ms"), results["save"]["ten"].get("median_ms")
         results["save"]["ratio"] = a / b if a and b else None
         results["memory"]["after_saves"] = memory(srv)
+        log("8. history again, after the saves (new commits not yet in the commit-graph)")
+        results["history_after_saves"] = history_figures(srv.port, n["history"])
         small.stop()
         srv.stop()
         results["loadavg_end"] = os.getloadavg()

@@ -15,6 +15,7 @@ from ..core.history import BadCursor, Change, PageDiff
 from ..core.pages import Conflict
 from . import get_wiki
 from .access import can_read, current_author
+from .pages import strip_section_edits
 from .routing import page_arg, page_name, page_route
 from .templating import action_url, page_url
 
@@ -104,7 +105,7 @@ def _render(wiki, name: str, blob: str | None) -> str:
     if not blob:
         return ""
     rendered = wiki.renderer.render(lambda: wiki.history.text(blob), name, cache_key=blob)
-    return rendered.html
+    return strip_section_edits(rendered.html)  # a diff is read-only
 
 
 def _diff_notes(d: PageDiff) -> list[str]:

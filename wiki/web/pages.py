@@ -36,6 +36,10 @@ def _visible(name: str, commit: str | None = None) -> bool:
 _SECTION_EDIT = re.compile(r' ?<a class="edit-section" href="[^"]*">edit</a>')
 
 
+def strip_section_edits(html: str) -> str:
+    return _SECTION_EDIT.sub("", html)
+
+
 def _rendered(page: Page, editable: bool = True) -> tuple[str, object]:
     wiki = get_wiki()
     rendered = wiki.renderer.render(lambda: page.markdown, page.name, cache_key=page.blob)
@@ -43,7 +47,7 @@ def _rendered(page: Page, editable: bool = True) -> tuple[str, object]:
     if rendered.links:
         html = wiki.renderer.mark_missing(html, lambda n: _visible(n, page.commit))
     if not editable or not can_write(page.name):  # no section edit links on old revisions either
-        html = _SECTION_EDIT.sub("", html)
+        html = strip_section_edits(html)
     return html, rendered
 
 
