@@ -192,17 +192,22 @@ def test_revert_and_restore_on_the_web(client):
 def test_history_api(client):
     first = client.put("/-/api/v1/pages/H", json={"markdown": "a\nb\n", "message": "m1"}).get_json()["revision"]
     second = client.put("/-/api/v1/pages/H", json={"markdown": "a\nc\n", "message": "m2", "base": first}).get_json()["revision"]
-    h = client.get("/-/api/v1/pages/H/history?limit=1").get_json()
-    assert [r["revision"] for r in h["revisions"]] == [second] and h["next_cursor"]
-    rest = client.get(f"/-/api/v1/pages/H/history?cursor={h['next_cursor']}").get_json()
-    assert [r["revision"] for r in rest["revisions"]] == [first]
-    assert set(h["revisions"][0]) >= {"revision", "author", "email", "date", "message", "path"}
+    page1 = client.get("/-/api/v1/pages/H/history?limit=1")
+    h = page1.get_json()
+    assert [r["revision"] for r in h] == [second] and page1.headers["X-Total-Count"] == "2"
+    next_url = page1.headers["Link"].split(">")[0].lstrip("<")
+    assert "cursor=" in next_url and "limit=1" in next_url
+    rest = client.get(next_url).get_json()
+    assert [r["revision"] for r in rest] == [first]
+    assert set(h[0]) >= {"revision", "author", "email", "date", "message", "path"}
     d = client.get(f"/-/api/v1/pages/H/diff?from={first}&to={second}").get_json()
     assert d["from"] == first and d["to"] == second and "-b" in d["unified"] and d["hunks"]
     b = client.get("/-/api/v1/pages/H/blame").get_json()
     assert [line["commit"] for line in b["lines"]] == [first, second]
     r = client.get("/-/api/v1/recent?limit=5").get_json()
-    assert r["changes"][0]["revision"] == second and r["changes"][0]["pages"][0]["path"] == "H"
+    assert r[0]["revision"] == second and r[0]["pages"][0]["path"] == "H"
+    assert "Link" not in client.get("/-/api/v1/recent?limit=5").headers
+    assert "Link" in client.get("/-/api/v1/recent?limit=1").headers
     assert client.get("/-/api/v1/pages/H/history?cursor=bad").status_code == 400
     assert client.get("/-/api/v1/pages/Nope/history").status_code == 404
     assert client.get("/-/api/v1/pages/H/diff?from=zzz").status_code == 404

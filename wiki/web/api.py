@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from datetime import datetime, timezone
 
-from flask import Blueprint, abort, jsonify, request
+from flask import Blueprint, abort, jsonify, request, url_for
 
 from ..core import names
 from ..core.gitrepo import Change, UnknownRevision
@@ -178,10 +178,22 @@ def page_history(page: str):
         return error_response(400, "bad cursor", str(e))
     if not result.total:
         raise PageNotFound(name)
-    return jsonify(path=name, total=result.total, next_cursor=result.next_cursor, names=list(result.names),
-                   revisions=[{"revision": r.commit, "author": r.author.name, "email": r.author.email,
-                               "date": _iso(r.time), "message": r.message, "path": r.name, "status": r.status,
-                               "old_path": r.old_name, "size_delta": r.size_delta} for r in result.revisions])
+    response = jsonify([{"revision": r.commit, "author": r.author.name, "email": r.author.email,
+                         "date": _iso(r.time), "message": r.message, "path": r.name, "status": r.status,
+                         "old_path": r.old_name, "size_delta": r.size_delta} for r in result.revisions])
+    response.headers["X-Total-Count"] = str(result.total)
+    return _paged(response, result.next_cursor)
+
+
+def _paged(response, next_cursor: str | None):
+    """Lists are JSON arrays; the next page is in the Link header (and X-Next-Cursor)."""
+    if next_cursor:
+        args = {k: v for k, v in request.args.items() if k != "cursor"}
+        args["cursor"] = next_cursor
+        link = url_for(request.endpoint, **(request.view_args or {}), **args)
+        response.headers["Link"] = f'<{link}>; rel="next"'
+        response.headers["X-Next-Cursor"] = next_cursor
+    return response
 
 
 @bp.get("/pages/<path:page>/diff")
@@ -237,7 +249,7 @@ def recent():
                     "message": None if hidden else e.message,
                     "pages": [{"path": n, "status": f.status,
                                "old_path": names.page_name(f.old_path) if f.old_path else None} for n, f in pages]})
-    return jsonify(changes=out, next_cursor=next_cursor)
+    return _paged(jsonify(out), next_cursor)
 
 
 @bp.post("/pages/<path:page>/revert")
