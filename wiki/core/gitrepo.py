@@ -32,6 +32,7 @@ from typing import Iterator
 import git
 
 ZERO = "0" * 40
+EMPTY_TREE = "4b825dc642cb6eb9a060e54bf8d69288fbee4904"
 _STORE_UNCOMPRESSED = 64 * 1024
 _DELTA_DIR = "tacit-tree-deltas"
 _DELTA_MIN_TREE = 16 * 1024
@@ -520,6 +521,10 @@ class GitRepo:
             if change.status == "R" and change.path == file:
                 return change
         return None
+
+    def diff_trees(self, old: str | None, new: str) -> list[FileChange]:
+        """Files that differ between two commits' trees (old None: the empty tree), renames not paired."""
+        return _parse_raw(self.git("diff", "--raw", "-z", "--no-abbrev", "--no-renames", old or EMPTY_TREE, new))
 
     def blame(self, rev: str, file: str) -> bytes:
         """`git blame --porcelain` of a file at a revision (whole-file renames followed)."""

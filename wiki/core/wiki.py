@@ -17,6 +17,7 @@ from .gitrepo import GitRepo, Person
 from .history import History
 from .pages import PageStore
 from .render import Renderer
+from .search import SearchIndex
 from .users import UserStore
 
 
@@ -43,6 +44,7 @@ class Wiki:
     users: UserStore
     rules: RuleStore
     history: History
+    search: SearchIndex
     read_policy: str = "anonymous"
     write_policy: str = "editor"
 
@@ -67,9 +69,11 @@ class Wiki:
         )
         engine = open_database(data, database)
         pages = PageStore(repo)
+        search = SearchIndex(repo, renderer, pages.last_changes, data)
         pages.after_commit.append(lambda commit, parent: repo.maintain_now_and_then(commit))
+        pages.after_commit.append(lambda commit, parent: search.catch_up_soon())
         return cls(repo, pages, renderer, anonymous, engine, UserStore(engine), RuleStore(engine),
-                   History(repo), read_policy, write_policy)
+                   History(repo), search, read_policy, write_policy)
 
     def policy(self) -> Policy:
         """The site policy with the current rules (cached for a second per process)."""

@@ -1,0 +1,300 @@
+"""Keeping the search indexes in step with git.
+
+Each index records the commit it reflects. Catching up diffs that commit's
+tree against the branch head's (a tree diff, so resets and force pushes work
+too) and applies the difference, whatever made the commits: the web, the
+API, a push, a person in the repository. One process writes at a time (an
+flock in WIKI_DATA/index); the others keep searching the last committed
+state. A missing or unreadable index is rebuilt in the background while
+searches answer with a "reindexing" notice.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import fcntl
+import logging
+import os
+import threading
+from pathlib import Path
+from typing import Callable, Iterator
+
+from .. import names
+from ..changelog import LastChanges
+from ..diff import diff_texts
+from ..gitrepo import GitRepo
+from ..render import Renderer
+from .engine import PageDoc, Results, RevisionDoc
+from .extract import extract
+from .whoosh_engine import WhooshEngine, as_datetime
+
+log = logging.getLogger(__name__)
+Progress = Callable[[int, int], None]
+_BATCH = 500
+
+
+class SearchIndex:
+    def __init__(self, repo: GitRepo, renderer: Renderer, last_changes: LastChanges,
+                 data_dir: str | os.PathLike) -> None:
+        self.repo = repo
+        self.renderer = renderer
+        self.last_changes = last_changes
+        self.root = Path(data_dir) / "index"
+        self.engine = WhooshEngine(self.root)
+        self._lock_path = self.root / "write.lock"
+        self._background: threading.Thread | None = None
+        self._background_lock = threading.Lock()
+        self._soon_thread: threading.Thread | None = None
+        self._soon_pending = False
+
+    # -- locking ---------------------------------------------------------------
+    @contextlib.contextmanager
+    def _writer_lock(self, wait: bool) -> Iterator[bool]:
+        fd = os.open(self._lock_path, os.O_RDWR | os.O_CREAT, 0o644)
+        try:
+            try:
+                fcntl.flock(fd, fcntl.LOCK_EX | (0 if wait else fcntl.LOCK_NB))
+            except BlockingIOError:
+                yield False
+                return
+            try:
+                yield True
+            finally:
+                fcntl.flock(fd, fcntl.LOCK_UN)
+        finally:
+            os.close(fd)
+
+    # -- documents -------------------------------------------------------------
+    def _page_doc(self, head: str, path: str, blob: str) -> PageDoc | None:
+        name = names.page_name(path)
+        if name is None:
+            return None
+        text = self.repo.read_blob(blob).decode("utf-8", "replace")
+        change = self.last_changes.get(head, path)
+        return PageDoc(extract(self.renderer, name, text, blob),
+                       change.author.name if change else "", change.author.email if change else "",
+                       as_datetime(change.time if change else 0), change.sha if change else head)
+
+    def _revision_docs(self, rev_range: str) -> Iterator[RevisionDoc]:
+        for entry in self.repo.log(rev_range, renames=False):
+            for f in entry.files:
+                name = names.page_name(f.path)
+                if name is None:
+                    continue
+                old = self.repo.read_blob(f.old_blob).decode("utf-8", "replace") if f.old_blob else ""
+                new = self.repo.read_blob(f.new_blob).decode("utf-8", "replace") if f.new_blob else ""
+                d = diff_texts(old, new, context=0)
+                added = "\n".join(ln.text for h in d.hunks for ln in h.lines if ln.kind == "+")
+                removed = "\n".join(ln.text for h in d.hunks for ln in h.lines if ln.kind == "-")
+                yield RevisionDoc(f"{entry.sha}:{name}", name, entry.sha, entry.author.name,
+                                  as_datetime(entry.time), added, removed, entry.message)
+
+    # -- building --------------------------------------------------------------
+    def rebuild(self, progress: Progress | None = None) -> int:
+        """Index every page at the head into a new generation, then make it live."""
+        with self._writer_lock(wait=True):
+            return self._rebuild_pages(progress)
+
+    def _rebuild_pages(self, progress: Progress | None) -> int:
+        head = self.repo.head()
+        ix, folder = self.engine.create("pages")
+        files = [(p, b) for p, b in self.repo.list_files(head)] if head else []
+        pages = [(p, b) for p, b in files if names.page_name(p)]
+        if head:
+            self.last_changes.all(head)  # one history pass instead of one per page
+        writer = ix.writer(limitmb=512, procs=1)
+        count = 0
+        try:
+            docs = []
+            for i, (path, blob) in enumerate(pages, 1):
+                doc = self._page_doc(head, path, blob)
+                if doc is not None:
+                    docs.append(doc)
+                if progress and (i % 100 == 0 or i == len(pages)):
+                    progress(i, len(pages))
+            count = self.engine.write_pages(writer, docs, (), {"head": head or ""})
+            writer.commit()
+        except BaseException:
+            writer.cancel()
+            raise
+        self.engine.publish("pages", folder)
+        return count
+
+    def rebuild_history(self, progress: Progress | None = None) -> int:
+        """Index what every commit added and removed, oldest first, into a new generation."""
+        with self._writer_lock(wait=True):
+            return self._rebuild_history(progress)
+
+    def _rebuild_history(self, progress: Progress | None) -> int:
+        head = self.repo.head()
+        ix, folder = self.engine.create("history")
+        writer = ix.writer(limitmb=512, procs=1)
+        count = 0
+        try:
+            total = int(self.repo.git("rev-list", "--count", head).strip()) if head else 0
+            seen = set()
+            docs = []
+            for doc in (self._revision_docs(head) if head else ()):
+                docs.append(doc)
+                if doc.revision not in seen:
+                    seen.add(doc.revision)
+                    if progress and len(seen) % 200 == 0:
+                        progress(len(seen), total)
+                if len(docs) >= _BATCH:
+                    count += self.engine.write_history(writer, docs, None)
+                    docs = []
+            count += self.engine.write_history(writer, docs, {"head": head or ""})
+            if progress:
+                progress(total, total)
+            writer.commit()
+        except BaseException:
+            writer.cancel()
+            raise
+        self.engine.publish("history", folder)
+        return count
+
+    # -- catching up -----------------------------------------------------------
+    def catch_up(self, wait: bool = True) -> bool:
+        """Bring both indexes to the branch head; False if another process is on it (wait=False)
+        or a rebuild runs in the background."""
+        head = self.repo.head()
+        pages_meta, history_meta = self.engine.meta("pages"), self.engine.meta("history")
+        if pages_meta.get("head") == (head or "") and history_meta.get("head") == (head or ""):
+            return True
+        if self.engine.open("pages") is None or self.engine.open("history") is None:
+            self._rebuild_in_background()
+            return False
+        with self._writer_lock(wait) as locked:
+            if not locked:
+                return False
+            head = self.repo.head()
+            try:
+                self._catch_up_pages(head)
+                self._catch_up_history(head)
+            except Exception:
+                log.exception("search index catch-up failed; rebuilding")
+                self._rebuild_in_background()
+                return False
+        return True
+
+    def _catch_up_pages(self, head: str | None) -> None:
+        indexed = self.engine.meta("pages").get("head") or None
+        if indexed == head:
+            return
+        if indexed and not self._exists(indexed):
+            self._rebuild_pages(None)
+            return
+        docs, removed = [], []
+        if head:
+            for change in self.repo.diff_trees(indexed, head):
+                name = names.page_name(change.path)
+                if name is None:
+                    continue
+                if change.status == "D" or change.new_blob is None:
+                    removed.append(name)
+                else:
+                    doc = self._page_doc(head, change.path, change.new_blob)
+                    if doc is not None:
+                        docs.append(doc)
+        else:
+            removed = list(self.engine.all_links())
+        ix = self.engine.open("pages")
+        writer = ix.writer(timeout=30)
+        try:
+            self.engine.write_pages(writer, docs, removed, {"head": head or ""})
+            writer.commit()
+        except BaseException:
+            writer.cancel()
+            raise
+
+    def _catch_up_history(self, head: str | None) -> None:
+        indexed = self.engine.meta("history").get("head") or None
+        if indexed == head:
+            return
+        if indexed and head and not (self._exists(indexed) and self.repo.is_ancestor(indexed, head)):
+            self._rebuild_history(None)  # a reset or force push: the history itself changed
+            return
+        rev_range = f"{indexed}..{head}" if indexed else head
+        ix = self.engine.open("history")
+        writer = ix.writer(timeout=30)
+        try:
+            self.engine.write_history(writer, list(self._revision_docs(rev_range)) if head else [],
+                                      {"head": head or ""})
+            writer.commit()
+        except BaseException:
+            writer.cancel()
+            raise
+
+    def _exists(self, commit: str) -> bool:
+        try:
+            self.repo.commit(commit)
+            return True
+        except Exception:
+            return False
+
+    def _rebuild_in_background(self) -> None:
+        with self._background_lock:
+            if self._background is not None and self._background.is_alive():
+                return
+
+            def run() -> None:
+                with self._writer_lock(wait=True):
+                    try:
+                        if self.engine.open("pages") is None or self.engine.meta("pages").get("head") is None:
+                            self._rebuild_pages(None)
+                        if self.engine.open("history") is None or self.engine.meta("history").get("head") is None:
+                            self._rebuild_history(None)
+                    except Exception:
+                        log.exception("search index rebuild failed")
+
+            self._background = threading.Thread(target=run, name="search-rebuild", daemon=True)
+            self._background.start()
+
+    def catch_up_soon(self) -> None:
+        """After a save: bring the index up to date without delaying the response.
+
+        One catch-up thread per process at a time; saves made while it runs are
+        picked up by its next round.
+        """
+        with self._background_lock:
+            self._soon_pending = True
+            if self._soon_thread is not None and self._soon_thread.is_alive():
+                return
+
+            def run() -> None:
+                while True:
+                    with self._background_lock:
+                        if not self._soon_pending:
+                            self._soon_thread = None
+                            return
+                        self._soon_pending = False
+                    try:
+                        self.catch_up(wait=True)
+                    except Exception:
+                        log.exception("search catch-up after a save failed")
+
+            self._soon_thread = threading.Thread(target=run, name="search-catch-up", daemon=True)
+            self._soon_thread.start()
+
+    def wait_for_rebuild(self, timeout: float | None = None) -> None:
+        thread = self._background
+        if thread is not None:
+            thread.join(timeout)
+
+    # -- asking ------------------------------------------------------------------
+    def search(self, text: str, offset: int = 0, limit: int = 20, hidden: list[str] | None = None,
+               history: bool = False) -> Results:
+        current = self.catch_up(wait=True)
+        result = self.engine.query(text, offset, limit, hidden or [], history)
+        if not current and not result.reindexing:
+            result.reindexing = self._background is not None and self._background.is_alive()
+        return result
+
+    def links_to(self, name: str) -> list[str]:
+        self.catch_up(wait=True)
+        return self.engine.links_to(name)
+
+    def all_links(self) -> dict[str, set[str]]:
+        self.catch_up(wait=True)
+        return self.engine.all_links()
+

@@ -1,0 +1,438 @@
+"""The default search engine: two Whoosh indexes under WIKI_DATA/index.
+
+`pages` holds one document per page (and talk thread); `history` one per
+(commit, page) with the lines that commit added and removed, so it grows with
+the changes, not with pages x revisions. Each index lives in a generation
+folder named by a pointer file; a rebuild writes a new generation and swaps
+the pointer, so searches keep answering from the old one meanwhile.
+
+Writers are serialized by the caller (indexer.py holds an flock); readers
+never lock: Whoosh segments are immutable and a searcher is refreshed when
+the index moved on.
+"""
+
+from __future__ import annotations
+
+import html
+import json
+import os
+import re
+import shutil
+import threading
+import time
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Callable, Iterable
+from urllib.parse import quote, unquote
+
+from whoosh import highlight, index, qparser, sorting
+from whoosh.analysis import StemmingAnalyzer
+from whoosh.fields import DATETIME, ID, KEYWORD, STORED, TEXT, Schema
+from whoosh.query import And, DateRange, Every, Not, NullQuery, Or, Prefix, Query, Term
+
+from .engine import Hit, PageDoc, Results, RevisionDoc
+
+META_PATH = "\x00meta"
+_STEM = StemmingAnalyzer()
+
+
+def page_schema() -> Schema:
+    return Schema(
+        path=ID(stored=True, unique=True),
+        kind=ID(stored=True),  # page | meta
+        source=ID(stored=True),  # page | talk
+        folder=ID(stored=True),
+        folders=KEYWORD(),  # every folder above the page, for in:Folder/
+        title=TEXT(stored=True, field_boost=6.0, analyzer=_STEM),
+        title_exact=ID(),
+        headings=TEXT(field_boost=2.5, analyzer=_STEM),
+        lead=TEXT(field_boost=3.0, analyzer=_STEM),
+        body=TEXT(stored=True, analyzer=_STEM),
+        tags=KEYWORD(stored=True, commas=True, lowercase=True, scorable=True, field_boost=3.0),
+        author=TEXT(stored=True),
+        who=ID(stored=True),
+        date=DATETIME(stored=True, sortable=True),
+        revision=ID(stored=True),
+        links=KEYWORD(stored=True),
+        meta=STORED,
+    )
+
+
+def history_schema() -> Schema:
+    return Schema(
+        key=ID(stored=True, unique=True),
+        kind=ID(stored=True),
+        path=ID(stored=True),
+        folder=ID(stored=True),
+        revision=ID(stored=True),
+        author=TEXT(stored=True),
+        who=ID(stored=True),
+        date=DATETIME(stored=True, sortable=True),
+        added=TEXT(stored=True, analyzer=_STEM),
+        removed=TEXT(stored=True, analyzer=_STEM),
+        message=TEXT(stored=True, analyzer=_STEM),
+        meta=STORED,
+    )
+
+
+SCHEMAS: dict[str, Callable[[], Schema]] = {"pages": page_schema, "history": history_schema}
+DEFAULT_FIELDS = {"pages": ["title", "headings", "lead", "body"],
+                  "history": ["added", "removed", "message"]}
+_IN = re.compile(r'(?:^|\s)in:("([^"]+)"|\S+)')
+_CHANGED = re.compile(r"(?:^|\s)changed:(>=|<=|>|<|=)?(\d{4}-\d{2}-\d{2})")
+_FEW = 10  # fewer pages than this hold every word: pages missing one word follow them
+_HISTORY = re.compile(r"(?:^|\s)history:(\s|$)")
+
+
+def encode_links(links: Iterable[str]) -> str:
+    return " ".join(quote(link, safe="") for link in sorted(links))
+
+
+def folder_of(path: str) -> str:
+    return path.split("/", 1)[0] if "/" in path else ""
+
+
+class _Generation:
+    """The live folder of one index, chosen by a pointer file; swapped atomically on rebuild."""
+
+    def __init__(self, root: Path, name: str) -> None:
+        self.root = root
+        self.name = name
+        self.pointer = root / f"{name}.current"
+
+    def current(self) -> Path | None:
+        try:
+            folder = self.root / self.pointer.read_text().strip()
+        except OSError:
+            return None
+        return folder if folder.is_dir() else None
+
+    def new_folder(self) -> Path:
+        folder = self.root / f"{self.name}-{time.time_ns()}"
+        folder.mkdir(parents=True)
+        return folder
+
+    def publish(self, folder: Path) -> None:
+        old = self.current()
+        tmp = self.root / f".{self.name}.current.{os.getpid()}"
+        tmp.write_text(folder.name)
+        os.replace(tmp, self.pointer)
+        if old and old != folder:
+            shutil.rmtree(old, ignore_errors=True)
+
+
+class WhooshEngine:
+    def __init__(self, root: str | os.PathLike) -> None:
+        self.root = Path(root)
+        self.root.mkdir(parents=True, exist_ok=True)
+        self._generations = {name: _Generation(self.root, name) for name in SCHEMAS}
+        self._local = threading.local()
+
+    # -- opening ---------------------------------------------------------------
+    def open(self, name: str):
+        """The live index, or None when it is missing or unreadable (then it gets rebuilt)."""
+        folder = self._generations[name].current()
+        if folder is None:
+            return None
+        try:
+            return index.open_dir(str(folder))
+        except Exception:
+            return None
+
+    def create(self, name: str):
+        """A new, empty generation (not live until publish)."""
+        folder = self._generations[name].new_folder()
+        return index.create_in(str(folder), SCHEMAS[name]()), folder
+
+    def publish(self, name: str, folder: Path) -> None:
+        self._generations[name].publish(folder)
+        self._searchers().pop(name, None)
+
+    def _searchers(self) -> dict:
+        cache = getattr(self._local, "searchers", None)
+        if cache is None:
+            cache = self._local.searchers = {}
+        return cache
+
+    def searcher(self, name: str):
+        """A per-thread searcher, refreshed when another process committed."""
+        cache = self._searchers()
+        folder = self._generations[name].current()
+        entry = cache.get(name)
+        if entry is not None and entry[0] == folder:
+            try:
+                searcher = entry[1].refresh()
+                cache[name] = (folder, searcher)
+                return searcher
+            except Exception:
+                cache.pop(name, None)
+        ix = self.open(name)
+        if ix is None:
+            return None
+        searcher = ix.searcher()
+        cache[name] = (folder, searcher)
+        return searcher
+
+    def meta(self, name: str) -> dict[str, str]:
+        searcher = self.searcher(name)
+        if searcher is None:
+            return {}
+        try:
+            key = "path" if name == "pages" else "key"
+            stored = searcher.document(**{key: META_PATH})
+        except Exception:
+            return {}
+        return json.loads(stored["meta"]) if stored and stored.get("meta") else {}
+
+    # -- writing ---------------------------------------------------------------
+    @staticmethod
+    def _page_fields(doc: PageDoc) -> dict:
+        t = doc.text
+        parts = t.path.split("/")[:-1]
+        folders = " ".join(quote("/".join(parts[: i + 1]), safe="") for i in range(len(parts)))
+        return dict(path=t.path, kind="page", source=doc.source, folder=folder_of(t.path), folders=folders,
+                    title=t.title,
+                    title_exact=t.title.strip().casefold(),
+                    headings=t.headings, lead=t.lead, body=t.body, tags=",".join(t.tags),
+                    author=f"{doc.author} {doc.email}", who=doc.author, date=doc.date, revision=doc.revision,
+                    links=encode_links(t.links))
+
+    def write_pages(self, writer, docs: Iterable[PageDoc], removed: Iterable[str],
+                    meta: dict[str, str] | None) -> int:
+        count = 0
+        for path in removed:
+            writer.delete_by_term("path", path)
+        for doc in docs:
+            writer.update_document(**self._page_fields(doc))
+            count += 1
+        if meta is not None:  # once per writer: Whoosh keeps duplicates added in one session
+            writer.update_document(path=META_PATH, kind="meta", meta=json.dumps(meta))
+        return count
+
+    def write_history(self, writer, docs: Iterable[RevisionDoc], meta: dict[str, str] | None) -> int:
+        count = 0
+        for d in docs:
+            writer.update_document(key=d.key, kind="revision", path=d.path, folder=folder_of(d.path),
+                                   revision=d.revision, author=d.author, who=d.author, date=d.date,
+                                   added=d.added, removed=d.removed, message=d.message)
+            count += 1
+        if meta is not None:
+            writer.update_document(key=META_PATH, kind="meta", meta=json.dumps(meta))
+        return count
+
+    # -- querying -------------------------------------------------------------
+    def query(self, text: str, offset: int = 0, limit: int = 20, hidden: list[str] | None = None,
+              history: bool = False) -> Results:
+        if _HISTORY.search(text):
+            history, text = True, _HISTORY.sub(" ", text)
+        name = "history" if history else "pages"
+        searcher = self.searcher(name)
+        if searcher is None:
+            return Results(0, [], reindexing=True)
+        try:
+            q, filters, plain = self._parse(name, searcher, text)
+        except ValueError as e:
+            return Results(0, [], error=str(e))
+        if q is None:
+            return Results(0, [], error="Type a word to search for.")
+        mask = Or([Prefix("path", p) if p.endswith("/") else Term("path", p) for p in hidden]) if hidden else None
+        allow = And([Term("kind", "page" if name == "pages" else "revision")] + filters)
+        facets = {"folder": sorting.FieldFacet("folder"), "who": sorting.FieldFacet("who")}
+        if name == "pages":
+            facets["tags"] = sorting.FieldFacet("tags", allow_overlap=True)
+        found = searcher.search(q, limit=offset + limit, filter=allow, mask=mask, groupedby=facets, terms=True)
+        self._decorate(found)
+        hits, total = list(found), len(found)
+        if total < _FEW and plain and isinstance(q, And) and len(q.subqueries) > 1:
+            # Few pages hold every word (a person's question rarely uses the page's exact words):
+            # after them come pages missing one word, never above a page that has them all.
+            _, partial, _ = self._coordinated(searcher, q, offset + limit, allow, mask, facets)
+            seen = {h["path"] for h in hits}
+            more = [h for h in partial if h["path"] not in seen]
+            hits += more
+            total += len(more)
+        exact = None
+        if name == "pages" and offset == 0 and plain:
+            exact = self._exact_title(searcher, plain, allow, mask)
+            if exact is not None:
+                hits = [h for h in hits if h["path"] != exact["path"]]
+        out = [self._hit(name, h) for h in hits[offset:offset + limit]]
+        if exact is not None:
+            out.insert(0, self._hit(name, exact, score=float("inf")))
+            out = out[:limit]
+        total += 1 if exact is not None and not any(h["path"] == exact["path"] for h in found) else 0
+        result = Results(total, out, facets=self._facets(found, facets))
+        if total == 0:
+            result.suggestion = self._suggest(searcher, q, text)
+        return result
+
+    def _coordinated(self, searcher, q: And, limit: int, allow, mask, facets):
+        """Pages matching all but at most one of the words, by (words matched, BM25F score)."""
+        words = q.subqueries
+        found = searcher.search(Or(words), limit=max(limit * 10, 200), filter=allow, mask=mask,
+                                groupedby=facets, terms=True)
+        self._decorate(found)
+        need = len(words)
+        counted = []
+        for hit in found:
+            matched = {(f, t) for f, t in hit.matched_terms()}
+            have = sum(1 for w in words if any((leaf.fieldname, leaf.text.encode() if isinstance(leaf.text, str)
+                                                 else leaf.text) in matched for leaf in _leaves(w)))
+            if have >= need - 1:
+                counted.append((have, hit.score, hit))
+        counted.sort(key=lambda c: (c[0], c[1]), reverse=True)
+        return found, [c[2] for c in counted[:limit]], len(counted)
+
+    @staticmethod
+    def _decorate(found) -> None:
+        found.fragmenter = highlight.SentenceFragmenter(maxchars=240, sentencechars=".!?\n")
+        found.formatter = highlight.HtmlFormatter(tagname="mark", between=" … ")
+
+    def _parse(self, name: str, searcher, text: str) -> tuple[Query | None, list[Query], str]:
+        filters: list[Query] = []
+        for m in _IN.finditer(text):
+            folder = (m.group(2) or m.group(1)).strip("/")
+            if name == "pages":
+                filters.append(Term("folders", quote(folder, safe="")))
+            else:
+                filters.append(Prefix("path", folder + "/"))
+        text = _IN.sub(" ", text)
+        for m in _CHANGED.finditer(text):
+            op, day = m.group(1) or "=", m.group(2)
+            try:
+                when = datetime.strptime(day, "%Y-%m-%d")
+            except ValueError:
+                raise ValueError(f"{day} is not a date (use YYYY-MM-DD).") from None
+            start = end = None
+            if op in (">", ">="):
+                start = when if op == ">=" else when.replace(hour=23, minute=59, second=59)
+            elif op in ("<", "<="):
+                end = when.replace(hour=23, minute=59, second=59) if op == "<=" else when
+            else:
+                start, end = when, when.replace(hour=23, minute=59, second=59)
+            filters.append(DateRange("date", start, end))
+        text = _CHANGED.sub(" ", text).strip()
+        plain = text if re.fullmatch(r"[\w\s.'-]+", text) else ""
+        if not text:
+            return (Every() if filters else None), filters, ""
+        parser = qparser.MultifieldParser(DEFAULT_FIELDS[name], schema=searcher.schema, group=qparser.AndGroup)
+        parser.add_plugin(qparser.FieldAliasPlugin({"tags": ["tag"], "title": ["title"], "author": ["by"]}))
+        parser.remove_plugin_class(qparser.BoostPlugin)
+        parser.add_plugin(qparser.PlusMinusPlugin())
+        q = parser.parse(text)
+        if q is None or q is NullQuery:
+            return (Every() if filters else None), filters, plain
+        if name == "pages":
+            q = _with_title_prefixes(q)
+        return q, filters, plain
+
+    def _exact_title(self, searcher, plain: str, allow: Query, mask: Query | None):
+        found = searcher.search(Term("title_exact", plain.strip().casefold()), limit=1, filter=allow, mask=mask)
+        for hit in found:
+            return hit
+        return None
+
+    def _suggest(self, searcher, q: Query, text: str) -> str | None:
+        try:
+            corrected = searcher.correct_query(q, text, maxdist=2, prefix=1)
+        except Exception:
+            return None
+        if corrected.query != q and corrected.string.strip() and corrected.string != text:
+            return corrected.string
+        return None
+
+    def suggest(self, text: str) -> str | None:
+        searcher = self.searcher("pages")
+        if searcher is None:
+            return None
+        try:
+            q, _, _ = self._parse("pages", searcher, text)
+        except ValueError:
+            return None
+        return self._suggest(searcher, q, text) if q is not None else None
+
+    @staticmethod
+    def _facets(found, facets: dict) -> dict[str, list[tuple[str, int]]]:
+        out = {}
+        for key in facets:
+            try:
+                groups = found.groups(key)
+            except Exception:
+                continue
+            counted = sorted(((k, len(v)) for k, v in groups.items() if k), key=lambda kv: (-kv[1], kv[0]))
+            out["tag" if key == "tags" else "author" if key == "who" else key] = counted[:8]
+        return out
+
+    @staticmethod
+    def _hit(name: str, hit, score: float | None = None) -> Hit:
+        if name == "pages":
+            snippet = hit.highlights("body", top=2) or html.escape(_first_sentence(hit.get("body", "")))
+            return Hit(hit["path"], hit.get("title") or hit["path"], snippet, score if score is not None else hit.score,
+                       hit.get("source", "page"), hit.get("revision"), hit.get("who", ""), hit.get("date"),
+                       tuple(t for t in (hit.get("tags") or "").split(",") if t))
+        snippet = hit.highlights("added", top=2) or hit.highlights("removed", top=2) \
+            or hit.highlights("message") or html.escape(_first_sentence(hit.get("added") or hit.get("removed") or ""))
+        return Hit(hit["path"], hit["path"], snippet, hit.score, "history", hit.get("revision"),
+                   hit.get("who", ""), hit.get("date"))
+
+    # -- links -------------------------------------------------------------------
+    def links_to(self, path: str) -> list[str]:
+        searcher = self.searcher("pages")
+        if searcher is None:
+            return []
+        found = searcher.search(Term("links", quote(path, safe="")), limit=None,
+                                filter=Term("kind", "page"))
+        return sorted(hit["path"] for hit in found)
+
+    def all_links(self) -> dict[str, set[str]]:
+        """Every page -> the pages it links to."""
+        searcher = self.searcher("pages")
+        if searcher is None:
+            return {}
+        out: dict[str, set[str]] = {}
+        for fields in searcher.all_stored_fields():
+            if fields.get("kind") == "page":
+                out[fields["path"]] = {unquote(x) for x in (fields.get("links") or "").split() if x}
+        return out
+
+    def stats(self, name: str) -> dict:
+        searcher = self.searcher(name)
+        return {"documents": searcher.doc_count() if searcher else 0}
+
+
+def _leaves(q: Query) -> list:
+    """Terms and prefixes inside a word's query, for telling which words a hit matched."""
+    if isinstance(q, (Term, Prefix)):
+        return [q]
+    return [leaf for sub in getattr(q, "subqueries", []) for leaf in _leaves(sub)]
+
+
+def _with_title_prefixes(q: Query) -> Query:
+    """Let each plain word also match the start of a title word ("kubect" finds kubectl).
+
+    MultifieldParser turns a word into an Or of one Term per default field;
+    such an Or gains a low-boost Prefix on the title.
+    """
+    if isinstance(q, Or) and q.subqueries and all(isinstance(s, Term) for s in q.subqueries):
+        title = next((s for s in q.subqueries if s.fieldname == "title"), None)
+        if title is not None and len(title.text) >= 3:
+            return Or(list(q.subqueries) + [Prefix("title", title.text, boost=0.3)])
+        return q
+    if isinstance(q, (And, Or)):
+        return q.__class__([_with_title_prefixes(s) for s in q.subqueries], boost=q.boost)
+    if isinstance(q, Not):
+        return q
+    return q
+
+
+def _first_sentence(text: str, limit: int = 200) -> str:
+    text = text.strip()
+    cut = re.search(r"[.!?\n]", text[:limit])
+    return text[: cut.end()] if cut else text[:limit]
+
+
+def as_datetime(ts: int) -> datetime:
+    return datetime.fromtimestamp(ts, timezone.utc).replace(tzinfo=None)
+
+
+__all__ = ["WhooshEngine", "Not", "as_datetime"]
