@@ -120,6 +120,12 @@ CASES = [
     Case("api.revert_page", "POST", "write", (200,), lambda a, n: (
         "/-/api/v1/pages/{0}/revert".format(two_revisions(a, n)[0]),
         {"json": {"to": a.extensions["tacit"].history.revisions(f"Matrix/Rev{n}")[-1].commit, "base": head(a)}})),
+    Case("search.search", "GET", "read", (200,), lambda a, n: ("/-/search?q=welcome", {})),
+    Case("search.backlinks", "GET", "read", (200,), lambda a, n: ("/-/backlinks/Home", {})),
+    Case("search.backlinks_by_query", "GET", "read", (200,), lambda a, n: ("/-/backlinks?page=Home", {})),
+    Case("search.wanted", "GET", "read", (200,), lambda a, n: ("/-/wanted", {})),
+    Case("search.orphans", "GET", "read", (200,), lambda a, n: ("/-/orphans", {})),
+    Case("api.search", "GET", "read", (200,), lambda a, n: ("/-/api/v1/search?q=welcome", {})),
     Case("auth.login", "GET", "open", (200,), lambda a, n: ("/-/login", {})),
     Case("auth.login", "POST", "open", (401,), lambda a, n: ("/-/login", {"data": {"name": f"x{n}", "password": "wrong-one"}})),
     Case("auth.register", "GET", "open", (200,), lambda a, n: ("/-/register", {})),

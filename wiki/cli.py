@@ -78,6 +78,86 @@ def _user_or_fail(store, name: str):
     return user
 
 
+def _wiki():
+    from .core.wiki import Wiki
+
+    settings = load_config()
+    author = Person(settings["WIKI_ANONYMOUS_NAME"], settings["WIKI_ANONYMOUS_EMAIL"])
+    try:
+        return Wiki.open(settings["WIKI_REPO"], settings["WIKI_DATA"], author, branch=settings.get("WIKI_BRANCH"),
+                         database=settings.get("WIKI_DATABASE_URL"), read_policy=settings["WIKI_READ"],
+                         write_policy=settings["WIKI_WRITE"])
+    except NotAGitRepository as e:
+        raise click.ClickException(str(e)) from None
+
+
+def _progress_bar(label: str):
+    """A click progress bar fed with (done, total) calls."""
+    state: dict = {}
+
+    def update(done: int, total: int) -> None:
+        bar = state.get("bar")
+        if bar is None:
+            bar = state["bar"] = click.progressbar(length=max(total, 1), label=label, show_pos=True)
+            bar.__enter__()
+        bar.update(done - bar.pos)
+
+    def close() -> None:
+        if "bar" in state:
+            state["bar"].__exit__(None, None, None)
+
+    return update, close
+
+
+@main.command()
+@click.option("--pages-only", is_flag=True, help="Rebuild the page index only, not the history index.")
+def reindex(pages_only: bool) -> None:
+    """Rebuild the search indexes from the repository (searches keep working meanwhile)."""
+    import time
+
+    wiki = _wiki()
+    started = time.perf_counter()
+    update, close = _progress_bar("Pages  ")
+    try:
+        count = wiki.search.rebuild(update)
+    finally:
+        close()
+    click.echo(f"Indexed {count} pages in {time.perf_counter() - started:.1f} s.")
+    if not pages_only:
+        started = time.perf_counter()
+        update, close = _progress_bar("History")
+        try:
+            count = wiki.search.rebuild_history(update)
+        finally:
+            close()
+        click.echo(f"Indexed {count} page revisions in {time.perf_counter() - started:.1f} s.")
+
+
+@main.command()
+@click.argument("query", nargs=-1, required=True)
+@click.option("--history", is_flag=True, help="Search past revisions.")
+@click.option("--limit", default=10, show_default=True, type=click.IntRange(1, 200))
+def search(query: tuple[str, ...], history: bool, limit: int) -> None:
+    """Search the wiki from the command line (as an admin would: every page)."""
+    import html
+    import re
+
+    wiki = _wiki()
+    wiki.search.catch_up(wait=True)
+    wiki.search.wait_for_rebuild()
+    result = wiki.search.search(" ".join(query), 0, limit, [], history)
+    if result.error:
+        raise click.ClickException(result.error)
+    if result.suggestion:
+        click.echo(f"Did you mean: {result.suggestion}")
+    click.echo(f"{result.total} result{'s' if result.total != 1 else ''}")
+    for hit in result.hits:
+        where = f" @ {hit.revision[:10]}" if hit.source == "history" else ""
+        click.echo(click.style(f"{hit.path}{where}", bold=True) + (f"  ({hit.title})" if hit.title != hit.path else ""))
+        snippet = html.unescape(re.sub(r"</?mark[^>]*>", "", hit.snippet_html)).replace("\n", " ")
+        click.echo("    " + snippet[:200])
+
+
 @main.group()
 def user() -> None:
     """Manage accounts."""

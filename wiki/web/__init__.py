@@ -21,7 +21,7 @@ def init_app(app: Flask) -> None:
     app.extensions["tacit"] = wiki
     csrf.init_app(app)
 
-    from . import access, admin, api, auth, errors, history, pages, protection, ratelimit, templating
+    from . import access, admin, api, auth, errors, history, pages, protection, ratelimit, search, templating
     from .viewcache import ViewCache
 
     app.extensions["tacit.views"] = ViewCache()
@@ -34,6 +34,7 @@ def init_app(app: Flask) -> None:
     app.register_blueprint(admin.bp)
     app.register_blueprint(api.bp)
     history.init_app(app)
+    search.init_app(app)
     app.register_blueprint(pages.bp)
 
 

@@ -269,3 +269,26 @@ def revert_page(page: str):
     return jsonify(path=name, status=result.status, merged=result.merged, commit=result.commit,
                    revision=result.commit or get_wiki().pages.last_change(name).sha), \
         201 if result.status == "created" else 200
+
+
+@bp.get("/search")
+def search():
+    from .search import run_search
+
+    q = (request.args.get("q") or "").strip()
+    if not q:
+        return error_response(400, "empty query", "Send the words to search for as ?q=")
+    limit = _limit()
+    try:
+        offset = int(request.args.get("cursor") or 0)
+    except ValueError:
+        return error_response(400, "bad cursor", "The cursor is not one this wiki gave out.")
+    result = run_search(q, max(0, offset), limit, request.args.get("history") in ("1", "true", "yes"))
+    if result.error:
+        return error_response(400, "bad query", result.error)
+    response = jsonify(total=result.total, suggestion=result.suggestion, reindexing=result.reindexing,
+                       results=[{"path": h.path, "title": h.title, "snippet_html": h.snippet_html,
+                                 "score": None if h.score == float("inf") else round(h.score, 4),
+                                 "source": h.source, "revision": h.revision} for h in result.hits],
+                       next_cursor=str(offset + limit) if offset + limit < result.total else None)
+    return response

@@ -26,7 +26,7 @@ from typing import Callable, Iterable
 from urllib.parse import quote, unquote
 
 from whoosh import highlight, index, qparser, sorting
-from whoosh.analysis import StemmingAnalyzer
+from whoosh.analysis import StandardAnalyzer, StemmingAnalyzer
 from whoosh.fields import DATETIME, ID, KEYWORD, STORED, TEXT, Schema
 from whoosh.query import And, DateRange, Every, Not, NullQuery, Or, Prefix, Query, Term
 
@@ -34,6 +34,7 @@ from .engine import Hit, PageDoc, Results, RevisionDoc
 
 META_PATH = "\x00meta"
 _STEM = StemmingAnalyzer()
+_PLAIN = StandardAnalyzer(stoplist=None, minsize=2)
 
 
 def page_schema() -> Schema:
@@ -48,6 +49,7 @@ def page_schema() -> Schema:
         headings=TEXT(field_boost=2.5, analyzer=_STEM),
         lead=TEXT(field_boost=3.0, analyzer=_STEM),
         body=TEXT(stored=True, analyzer=_STEM),
+        words=TEXT(analyzer=_PLAIN),  # unstemmed vocabulary of titles, headings and leads, for corrections
         tags=KEYWORD(stored=True, commas=True, lowercase=True, scorable=True, field_boost=3.0),
         author=TEXT(stored=True),
         who=ID(stored=True),
@@ -193,7 +195,8 @@ class WhooshEngine:
         return dict(path=t.path, kind="page", source=doc.source, folder=folder_of(t.path), folders=folders,
                     title=t.title,
                     title_exact=t.title.strip().casefold(),
-                    headings=t.headings, lead=t.lead, body=t.body, tags=",".join(t.tags),
+                    headings=t.headings, lead=t.lead, body=t.body,
+                    words=" ".join((t.title, t.path.replace("/", " ").replace("-", " "), t.headings, t.lead, t.body)), tags=",".join(t.tags),
                     author=f"{doc.author} {doc.email}", who=doc.author, date=doc.date, revision=doc.revision,
                     links=encode_links(t.links))
 
@@ -263,7 +266,7 @@ class WhooshEngine:
         total += 1 if exact is not None and not any(h["path"] == exact["path"] for h in found) else 0
         result = Results(total, out, facets=self._facets(found, facets))
         if total == 0:
-            result.suggestion = self._suggest(searcher, q, text)
+            result.suggestion = self._suggest(searcher, name, text)
         return result
 
     def _coordinated(self, searcher, q: And, limit: int, allow, mask, facets):
@@ -288,7 +291,7 @@ class WhooshEngine:
         found.fragmenter = highlight.SentenceFragmenter(maxchars=240, sentencechars=".!?\n")
         found.formatter = highlight.HtmlFormatter(tagname="mark", between=" … ")
 
-    def _parse(self, name: str, searcher, text: str) -> tuple[Query | None, list[Query], str]:
+    def _parse(self, name: str, searcher, text: str, expand: bool = True) -> tuple[Query | None, list[Query], str]:
         filters: list[Query] = []
         for m in _IN.finditer(text):
             folder = (m.group(2) or m.group(1)).strip("/")
@@ -322,7 +325,7 @@ class WhooshEngine:
         q = parser.parse(text)
         if q is None or q is NullQuery:
             return (Every() if filters else None), filters, plain
-        if name == "pages":
+        if name == "pages" and expand:
             q = _with_title_prefixes(q)
         return q, filters, plain
 
@@ -332,24 +335,35 @@ class WhooshEngine:
             return hit
         return None
 
-    def _suggest(self, searcher, q: Query, text: str) -> str | None:
-        try:
-            corrected = searcher.correct_query(q, text, maxdist=2, prefix=1)
-        except Exception:
+    def _suggest(self, searcher, name: str, text: str) -> str | None:
+        """A correction from the index's own (unstemmed) vocabulary: "did you mean …"."""
+        if name != "pages":
             return None
-        if corrected.query != q and corrected.string.strip() and corrected.string != text:
-            return corrected.string
-        return None
+        words = re.findall(r"\w+", _IN.sub(" ", _CHANGED.sub(" ", text)).lower())
+        if not words or len(words) > 8:
+            return None
+        reader, changed, out = searcher.reader(), False, []
+        for word in words:
+            if len(word) < 3 or word in ("and", "or", "not") or reader.doc_frequency("words", word):
+                out.append(word)
+                continue
+            try:
+                found = searcher.suggest("words", word, limit=10, maxdist=2, prefix=1)
+            except Exception:
+                found = []
+            if found:  # the closest spelling first, the most common among equals
+                best = min(found, key=lambda w: (_distance(word, w), -reader.doc_frequency("words", w)))
+                out.append(best)
+                changed = True
+            else:
+                out.append(word)
+        return " ".join(out) if changed else None
 
     def suggest(self, text: str) -> str | None:
         searcher = self.searcher("pages")
         if searcher is None:
             return None
-        try:
-            q, _, _ = self._parse("pages", searcher, text)
-        except ValueError:
-            return None
-        return self._suggest(searcher, q, text) if q is not None else None
+        return self._suggest(searcher, "pages", text)
 
     @staticmethod
     def _facets(found, facets: dict) -> dict[str, list[tuple[str, int]]]:
@@ -398,6 +412,17 @@ class WhooshEngine:
     def stats(self, name: str) -> dict:
         searcher = self.searcher(name)
         return {"documents": searcher.doc_count() if searcher else 0}
+
+
+def _distance(a: str, b: str) -> int:
+    """Edit distance with transpositions ("grpe" is one step from "grep"), for ranking suggestions."""
+    d = [[max(i, j) if i == 0 or j == 0 else 0 for j in range(len(b) + 1)] for i in range(len(a) + 1)]
+    for i in range(1, len(a) + 1):
+        for j in range(1, len(b) + 1):
+            d[i][j] = min(d[i - 1][j] + 1, d[i][j - 1] + 1, d[i - 1][j - 1] + (a[i - 1] != b[j - 1]))
+            if i > 1 and j > 1 and a[i - 1] == b[j - 2] and a[i - 2] == b[j - 1]:
+                d[i][j] = min(d[i][j], d[i - 2][j - 2] + 1)
+    return d[-1][-1]
 
 
 def _leaves(q: Query) -> list:
