@@ -72,6 +72,7 @@ class Wiki:
         search = SearchIndex(repo, renderer, pages.last_changes, data)
         pages.after_commit.append(lambda commit, parent: repo.maintain_now_and_then(commit))
         pages.after_commit.append(lambda commit, parent: search.catch_up_soon())
+        search.ensure_built()
         return cls(repo, pages, renderer, anonymous, engine, UserStore(engine), RuleStore(engine),
                    History(repo), search, read_policy, write_policy)
 

@@ -238,7 +238,8 @@ def rename(page: str | None = None):
     name, found = _existing_page(page)
     wiki = get_wiki()
     if request.method == "GET":
-        return render_template("rename.html", page=found, new_name=name, message="", error=None)
+        return render_template("rename.html", page=found, new_name=name, message="", error=None,
+                               linking=[p for p in wiki.search.links_to(name) if can_read(p)])
     new_name = request.form.get("new_name", "").strip().strip("/")
     message = request.form.get("message", "")
     try:
@@ -258,7 +259,10 @@ def rename(page: str | None = None):
         }
         return render_template("rename.html", page=found, new_name=new_name, message=message,
                                error=errors.get(conflict.reason, "The page could not be renamed.")), 409
-    flash(f"Renamed {name} to {result.name}. The old name redirects here.", "ok")
+    linking = [p for p in wiki.search.links_to(name) if can_read(p)]
+    flash(f"Renamed {name} to {result.name}. The old name redirects here"
+          + (f"; {len(linking)} page{'s' if len(linking) != 1 else ''} still link to the old name: "
+             + ", ".join(linking[:10]) + ("…" if len(linking) > 10 else "") if linking else "") + ".", "ok")
     return redirect(page_url(result.name))
 
 

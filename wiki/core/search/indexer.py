@@ -16,6 +16,7 @@ import fcntl
 import logging
 import os
 import threading
+import time
 from pathlib import Path
 from typing import Callable, Iterator
 
@@ -31,6 +32,8 @@ from .whoosh_engine import WhooshEngine, as_datetime
 log = logging.getLogger(__name__)
 Progress = Callable[[int, int], None]
 _BATCH = 500
+_PATIENCE = 2.0  # seconds a search waits for a rebuild before answering "reindexing"
+_LOCK_PATIENCE = 5.0  # seconds a search waits for another process's catch-up
 
 
 class SearchIndex:
@@ -49,14 +52,20 @@ class SearchIndex:
 
     # -- locking ---------------------------------------------------------------
     @contextlib.contextmanager
-    def _writer_lock(self, wait: bool) -> Iterator[bool]:
+    def _writer_lock(self, wait: bool | float) -> Iterator[bool]:
+        """The one-writer lock; wait True blocks, a number waits that many seconds at most."""
         fd = os.open(self._lock_path, os.O_RDWR | os.O_CREAT, 0o644)
         try:
-            try:
-                fcntl.flock(fd, fcntl.LOCK_EX | (0 if wait else fcntl.LOCK_NB))
-            except BlockingIOError:
-                yield False
-                return
+            deadline = None if wait is True else time.monotonic() + float(wait or 0)
+            while True:
+                try:
+                    fcntl.flock(fd, fcntl.LOCK_EX | (0 if deadline is None else fcntl.LOCK_NB))
+                    break
+                except BlockingIOError:
+                    if time.monotonic() >= deadline:
+                        yield False
+                        return
+                    time.sleep(0.02)
             try:
                 yield True
             finally:
@@ -154,9 +163,9 @@ class SearchIndex:
         return count
 
     # -- catching up -----------------------------------------------------------
-    def catch_up(self, wait: bool = True) -> bool:
-        """Bring both indexes to the branch head; False if another process is on it (wait=False)
-        or a rebuild runs in the background."""
+    def catch_up(self, wait: bool | float = _LOCK_PATIENCE) -> bool:
+        """Bring both indexes to the branch head; False if another process holds the writer lock
+        longer than `wait` (it may be rebuilding: searches then answer from the last state)."""
         head = self.repo.head()
         pages_meta, history_meta = self.engine.meta("pages"), self.engine.meta("history")
         if pages_meta.get("head") == (head or "") and history_meta.get("head") == (head or ""):
@@ -250,6 +259,11 @@ class SearchIndex:
             self._background = threading.Thread(target=run, name="search-rebuild", daemon=True)
             self._background.start()
 
+    def ensure_built(self) -> None:
+        """At start: a missing index starts building in the background (searches answer meanwhile)."""
+        if self.engine.open("pages") is None or self.engine.open("history") is None:
+            self._rebuild_in_background()
+
     def catch_up_soon(self) -> None:
         """After a save: bring the index up to date without delaying the response.
 
@@ -284,17 +298,25 @@ class SearchIndex:
     # -- asking ------------------------------------------------------------------
     def search(self, text: str, offset: int = 0, limit: int = 20, hidden: list[str] | None = None,
                history: bool = False) -> Results:
-        current = self.catch_up(wait=True)
+        current = self.catch_up()
+        if not current:  # a small wiki is rebuilt in a moment: answer from the new index
+            self.wait_for_rebuild(_PATIENCE)
+            current = self.catch_up()
         result = self.engine.query(text, offset, limit, hidden or [], history)
         if not current and not result.reindexing:
             result.reindexing = self._background is not None and self._background.is_alive()
         return result
 
+    def _current(self) -> None:
+        if not self.catch_up():
+            self.wait_for_rebuild(_PATIENCE)
+            self.catch_up()
+
     def links_to(self, name: str) -> list[str]:
-        self.catch_up(wait=True)
+        self._current()
         return self.engine.links_to(name)
 
     def all_links(self) -> dict[str, set[str]]:
-        self.catch_up(wait=True)
+        self._current()
         return self.engine.all_links()
 

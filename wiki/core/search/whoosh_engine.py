@@ -13,6 +13,7 @@ the index moved on.
 
 from __future__ import annotations
 
+import contextlib
 import html
 import json
 import os
@@ -157,17 +158,23 @@ class WhooshEngine:
         return cache
 
     def searcher(self, name: str):
-        """A per-thread searcher, refreshed when another process committed."""
+        """A per-thread searcher, reopened when another process committed.
+
+        Not `Searcher.refresh()`: it reuses the readers of unchanged segments and
+        so keeps their old deletions (a deleted page would still be found).
+        """
         cache = self._searchers()
         folder = self._generations[name].current()
         entry = cache.get(name)
         if entry is not None and entry[0] == folder:
             try:
-                searcher = entry[1].refresh()
-                cache[name] = (folder, searcher)
-                return searcher
+                if entry[1].up_to_date():
+                    return entry[1]
             except Exception:
-                cache.pop(name, None)
+                pass
+            with contextlib.suppress(Exception):
+                entry[1].close()
+            cache.pop(name, None)
         ix = self.open(name)
         if ix is None:
             return None

@@ -1,0 +1,229 @@
+"""Search follows git: catch-up from any commit, rebuilds, the query language, links."""
+
+import multiprocessing
+import shutil
+import subprocess
+from importlib.metadata import distributions
+
+import pytest
+
+from wiki.core.gitrepo import GitRepo, Person
+from wiki.core.pages import PageStore
+from wiki.core.render import Renderer
+from wiki.core.search import SearchIndex
+
+from .conftest import ALICE, BOB, git
+
+DANA = Person("Dana Scully", "dana@example.org")
+
+
+def make_index(repo: GitRepo, data) -> SearchIndex:
+    store = PageStore(repo)
+    return SearchIndex(repo, Renderer(page_url=lambda p: "/" + p), store.last_changes, data)
+
+
+@pytest.fixture
+def wiki(store, tmp_path):
+    store.save("Home", "# Home\n\nWelcome. See [[Projects/Alpha]] and [[Nowhere]].\n", ALICE)
+    store.save("Projects/Alpha", "---\ntags: [status, alpha]\n---\n# Alpha status\n\n"
+               "The vendor contract is late. Migration slipped a week.\n\n## Risks\n\nThe database migration.\n",
+               ALICE, "status")
+    store.save("Projects/Beta", "# Beta\n\nA quiet project about kubernetes clusters.\n", BOB, "beta")
+    store.save("Notes/Security", "# Security\n\nA pasted `<script>alert(1)</script>` never runs; tar archives are fine.\n",
+               DANA, "security")
+    index = make_index(store.repo, tmp_path / "data")
+    index.rebuild()
+    index.rebuild_history()
+    return store, index
+
+
+def paths(results):
+    return [h.path for h in results.hits]
+
+
+def test_only_whoosh_reloaded_is_installed():
+    names = [d.metadata["Name"].lower() for d in distributions()]
+    assert "whoosh-reloaded" in names and "whoosh" not in names
+
+
+def test_query_language(wiki):
+    store, index = wiki
+    assert paths(index.search("vendor contract")) == ["Projects/Alpha"]
+    assert paths(index.search('"migration slipped"')) == ["Projects/Alpha"]
+    assert paths(index.search('"slipped migration"')) == []
+    assert set(paths(index.search("vendor OR kubernetes"))) == {"Projects/Alpha", "Projects/Beta"}
+    assert "Projects/Alpha" not in paths(index.search("project -vendor"))
+    assert paths(index.search("kuber*")) == ["Projects/Beta"]
+    assert paths(index.search("title:alpha")) == ["Projects/Alpha"]
+    assert paths(index.search("tag:status")) == ["Projects/Alpha"]
+    assert paths(index.search("author:dana")) == ["Notes/Security"]
+    assert set(paths(index.search("in:Projects/ project"))) == {"Projects/Beta"} or \
+        set(paths(index.search("in:Projects/ project"))) <= {"Projects/Alpha", "Projects/Beta"}
+    assert "Notes/Security" not in paths(index.search("in:Projects/ the"))
+    assert paths(index.search("changed:>2000-01-01 kubernetes")) == ["Projects/Beta"]
+    assert paths(index.search("changed:<2000-01-01 kubernetes")) == []
+    assert index.search("changed:>2026-13-45 x").error
+    assert paths(index.search("risks"))[0] == "Projects/Alpha"  # headings count
+    assert paths(index.search("secur"))[:1] == ["Notes/Security"]  # partial word matches a title
+
+
+def test_exact_title_ranks_first(wiki):
+    store, index = wiki
+    store.save("Beta Notes", "# Beta Notes\n\nbeta " * 50, ALICE)
+    assert paths(index.search("beta"))[0] == "Projects/Beta" or paths(index.search("Beta Notes"))[0] == "Beta Notes"
+    assert paths(index.search("Beta Notes"))[0] == "Beta Notes"
+
+
+def test_highlights_escape_html_and_mark_words(wiki):
+    _, index = wiki
+    hit = index.search("archives").hits[0]
+    assert "<mark" in hit.snippet_html and "archives</mark>" in hit.snippet_html
+    assert "<script>" not in hit.snippet_html
+    hit = index.search("alert").hits[0]
+    assert "&lt;script&gt;" in hit.snippet_html and "<script" not in hit.snippet_html
+
+
+def test_suggestions_come_from_the_index(wiki):
+    _, index = wiki
+    result = index.search("kubernetse")
+    assert result.total == 0 and result.suggestion == "kubernetes"
+    assert index.search("vendor").suggestion is None
+    assert index.search("").error and index.search("   ").error
+
+
+def test_catch_up_follows_commits_from_anywhere(wiki, tmp_path):
+    store, index = wiki
+    repo = store.repo
+    before = store.head()
+    # a commit made by hand in a clone, pushed back
+    clone = tmp_path / "clone"
+    subprocess.run(["git", "clone", "-q", str(repo.git_dir), str(clone)], check=True)
+    (clone / "Handmade.md").write_text("# Handmade\n\nwritten with a text editor, zanzibar\n")
+    git(clone, "add", "Handmade.md")
+    git(clone, "-c", "user.name=Hand", "-c", "user.email=hand@example.org", "commit", "-qm", "by hand")
+    git(clone, "push", "-q", "origin", "HEAD:main")
+    assert paths(index.search("zanzibar")) == ["Handmade"]
+    store.rename("Projects/Beta", "Archive/Beta", ALICE)
+    assert paths(index.search("kubernetes")) == ["Archive/Beta"]
+    store.delete("Notes/Security", BOB)
+    assert paths(index.search("archives")) == []
+    git(repo.git_dir, "update-ref", "refs/heads/main", before)  # a reset to an older commit
+    assert paths(index.search("zanzibar")) == []
+    assert paths(index.search("kubernetes")) == ["Projects/Beta"]
+    assert paths(index.search("archives")) == ["Notes/Security"]
+
+
+def test_a_deleted_or_corrupt_index_is_rebuilt(wiki):
+    store, index = wiki
+    shutil.rmtree(index.engine._generations["pages"].current())
+    result = index.search("vendor")
+    assert result.reindexing or paths(result) == ["Projects/Alpha"]
+    index.wait_for_rebuild(60)
+    assert paths(index.search("vendor")) == ["Projects/Alpha"]
+    folder = index.engine._generations["pages"].current()
+    for f in folder.iterdir():
+        if f.suffix in (".seg", ".toc") or f.name.startswith("_"):
+            f.write_bytes(b"garbage")
+    index.engine._local.__dict__.clear()
+    index.search("vendor")
+    index.wait_for_rebuild(60)
+    assert paths(index.search("vendor")) == ["Projects/Alpha"]
+
+
+def test_history_search_finds_removed_text_with_its_revision(wiki):
+    store, index = wiki
+    page = store.get("Projects/Alpha")
+    result = store.save("Projects/Alpha", page.markdown.replace("The vendor contract is late. ", ""), BOB,
+                        "contract signed", base=page.commit)
+    assert paths(index.search("vendor")) == []
+    found = index.search("vendor", history=True)
+    revisions = {h.revision for h in found.hits}
+    assert result.commit in revisions  # the commit that removed it
+    first = git(store.repo.git_dir, "log", "--format=%H", "--", "Projects/Alpha.md").split()[-1]
+    assert first in revisions  # and the one that added it
+    assert all(h.source == "history" and h.path == "Projects/Alpha" for h in found.hits)
+    assert paths(index.search("history: vendor"))[0] == "Projects/Alpha"
+
+
+def test_links_give_backlinks_and_wanted_pages(wiki):
+    _, index = wiki
+    assert index.links_to("Projects/Alpha") == ["Home"]
+    links = index.all_links()
+    assert "Nowhere" in links["Home"]
+
+
+def _save_and_search(path: str, data: str, n: int, queue) -> None:
+    repo = GitRepo(path)
+    store = PageStore(repo)
+    index = make_index(repo, data)
+    found = 0
+    for i in range(8):
+        word = f"marker{n}x{i}"
+        store.save(f"P{n}/{i}", f"# Page\n\n{word}\n", ALICE)
+        found += paths(index.search(word)) == [f"P{n}/{i}"]
+    queue.put(found)
+
+
+def test_two_processes_saving_and_searching(wiki, tmp_path):
+    store, index = wiki
+    ctx = multiprocessing.get_context("spawn")
+    queue = ctx.Queue()
+    procs = [ctx.Process(target=_save_and_search, args=(str(store.repo.path), str(tmp_path / "data"), n, queue))
+             for n in (1, 2)]
+    for p in procs:
+        p.start()
+    results = [queue.get(timeout=180) for _ in procs]
+    for p in procs:
+        p.join(60)
+    assert results == [8, 8]  # every save was found by the search right after it
+    for n in (1, 2):
+        for i in range(8):
+            assert paths(index.search(f"marker{n}x{i}")) == [f"P{n}/{i}"]
+
+
+# -- web ---------------------------------------------------------------------------------
+
+def test_search_page_api_and_link_pages(client):
+    client.put("/-/api/v1/pages/Projects/Alpha", json={"markdown": "# Alpha\n\nThe vendor contract. See [[Missing Link]].\n"})
+    client.put("/-/api/v1/pages/Lonely", json={"markdown": "nobody links here, vendor\n"})
+    client.put("/-/api/v1/pages/Home", json={"markdown": "Go to [[Projects/Alpha]].\n",
+                                             "base": client.get("/-/api/v1/pages/Home").get_json()["commit"]})
+    page = client.get("/-/search?q=vendor+contract")
+    assert page.status_code == 200 and b"Projects/Alpha" in page.data and b"<mark" in page.data
+    assert b"Type words" in client.get("/-/search").data
+    bad = client.get("/-/search?q=changed:>2026-99-99")
+    assert bad.status_code == 200 and b"not a date" in bad.data
+    assert b"Did you mean" in client.get("/-/search?q=vendr").data
+    api = client.get("/-/api/v1/search?q=vendor").get_json()
+    assert api["total"] == 2 and {r["path"] for r in api["results"]} == {"Projects/Alpha", "Lonely"}
+    assert set(api["results"][0]) >= {"path", "title", "snippet_html", "score", "source", "revision"}
+    assert "suggestion" in api
+    hist = client.get("/-/api/v1/search?q=vendor&history=1").get_json()
+    assert hist["results"] and all(r["source"] == "history" for r in hist["results"])
+    assert client.get("/-/api/v1/search").status_code == 400
+    assert b"Home" in client.get("/-/backlinks/Projects/Alpha").data
+    assert b"Missing Link" in client.get("/-/wanted").data
+    orphans = client.get("/-/orphans").data
+    assert b"Lonely" in orphans and b">Projects/Alpha<" not in orphans
+    rename_form = client.get("/-/rename/Projects/Alpha").data
+    assert b"link to this name" in rename_form
+
+
+def test_search_honours_access_rules(tmp_path):
+    from wiki import create_app
+
+    app = create_app({"TESTING": True, "WTF_CSRF_ENABLED": False, "WIKI_REPO": str(tmp_path / "repo"),
+                      "WIKI_DATA": str(tmp_path / "data")})
+    wiki = app.extensions["tacit"]
+    wiki.users.create("Ada", "ada@example.org", "password-123")
+    wiki.rules.set("HR/", "admins", None)
+    wiki.pages.save("HR/Salaries", "secret payroll numbers\n", ALICE)
+    wiki.pages.save("Open", "public payroll process\n", ALICE)
+    anon = app.test_client()
+    found = anon.get("/-/api/v1/search?q=payroll").get_json()
+    assert [r["path"] for r in found["results"]] == ["Open"]
+    assert b"Salaries" not in anon.get("/-/search?q=payroll").data
+    assert b"Salaries" not in anon.get("/-/search?q=payroll&history=1").data
+    admin = app.test_client()
+    admin.post("/-/login", data={"name": "Ada", "password": "password-123"})
+    assert {r["path"] for r in admin.get("/-/api/v1/search?q=payroll").get_json()["results"]} == {"Open", "HR/Salaries"}
