@@ -78,7 +78,7 @@ def _user_or_fail(store, name: str):
     return user
 
 
-def _wiki():
+def _wiki(build_search: bool = True):
     from .core.wiki import Wiki
 
     settings = load_config()
@@ -86,7 +86,7 @@ def _wiki():
     try:
         return Wiki.open(settings["WIKI_REPO"], settings["WIKI_DATA"], author, branch=settings.get("WIKI_BRANCH"),
                          database=settings.get("WIKI_DATABASE_URL"), read_policy=settings["WIKI_READ"],
-                         write_policy=settings["WIKI_WRITE"])
+                         write_policy=settings["WIKI_WRITE"], build_search=build_search)
     except NotAGitRepository as e:
         raise click.ClickException(str(e)) from None
 
@@ -115,7 +115,7 @@ def reindex(pages_only: bool) -> None:
     """Rebuild the search indexes from the repository (searches keep working meanwhile)."""
     import time
 
-    wiki = _wiki()
+    wiki = _wiki(build_search=False)
     started = time.perf_counter()
     update, close = _progress_bar("Pages  ")
     try:

@@ -51,7 +51,7 @@ class Wiki:
     @classmethod
     def open(cls, repo_path: str | Path, data_dir: str | Path, anonymous: Person,
              url_prefix: str = "", branch: str | None = None, database: str | None = None,
-             read_policy: str = "anonymous", write_policy: str = "editor") -> "Wiki":
+             read_policy: str = "anonymous", write_policy: str = "editor", build_search: bool = True) -> "Wiki":
         Policy(read_policy, write_policy)  # refuse a bad setting at start-up, not on the first request
         repo, _ = init_repository(repo_path, anonymous)
         if branch:
@@ -72,7 +72,8 @@ class Wiki:
         search = SearchIndex(repo, renderer, pages.last_changes, data)
         pages.after_commit.append(lambda commit, parent: repo.maintain_now_and_then(commit))
         pages.after_commit.append(lambda commit, parent: search.catch_up_soon())
-        search.ensure_built()
+        if build_search:
+            search.ensure_built()
         return cls(repo, pages, renderer, anonymous, engine, UserStore(engine), RuleStore(engine),
                    History(repo), search, read_policy, write_policy)
 

@@ -163,14 +163,19 @@ class SearchIndex:
         return count
 
     # -- catching up -----------------------------------------------------------
-    def catch_up(self, wait: bool | float = _LOCK_PATIENCE) -> bool:
-        """Bring both indexes to the branch head; False if another process holds the writer lock
-        longer than `wait` (it may be rebuilding: searches then answer from the last state)."""
-        head = self.repo.head()
-        pages_meta, history_meta = self.engine.meta("pages"), self.engine.meta("history")
-        if pages_meta.get("head") == (head or "") and history_meta.get("head") == (head or ""):
+    def catch_up(self, wait: bool | float = _LOCK_PATIENCE, history: bool = True) -> bool:
+        """Bring the page index (and the history index) to the branch head.
+
+        False if another process holds the writer lock longer than `wait` (it
+        may be rebuilding: searches then answer from the last committed state).
+        Page searches catch up the page index only; the history index follows
+        in the background after each save and before each history search.
+        """
+        head = self.repo.head() or ""
+        names_ = ("pages", "history") if history else ("pages",)
+        if all(self.engine.meta(n).get("head") == head for n in names_):
             return True
-        if self.engine.open("pages") is None or self.engine.open("history") is None:
+        if any(self.engine.open(n) is None for n in names_):
             self._rebuild_in_background()
             return False
         with self._writer_lock(wait) as locked:
@@ -179,7 +184,8 @@ class SearchIndex:
             head = self.repo.head()
             try:
                 self._catch_up_pages(head)
-                self._catch_up_history(head)
+                if history:
+                    self._catch_up_history(head)
             except Exception:
                 log.exception("search index catch-up failed; rebuilding")
                 self._rebuild_in_background()
@@ -298,19 +304,19 @@ class SearchIndex:
     # -- asking ------------------------------------------------------------------
     def search(self, text: str, offset: int = 0, limit: int = 20, hidden: list[str] | None = None,
                history: bool = False) -> Results:
-        current = self.catch_up()
+        current = self.catch_up(history=history or "history:" in text)
         if not current:  # a small wiki is rebuilt in a moment: answer from the new index
             self.wait_for_rebuild(_PATIENCE)
-            current = self.catch_up()
+            current = self.catch_up(history=history or "history:" in text)
         result = self.engine.query(text, offset, limit, hidden or [], history)
         if not current and not result.reindexing:
             result.reindexing = self._background is not None and self._background.is_alive()
         return result
 
     def _current(self) -> None:
-        if not self.catch_up():
+        if not self.catch_up(history=False):
             self.wait_for_rebuild(_PATIENCE)
-            self.catch_up()
+            self.catch_up(history=False)
 
     def links_to(self, name: str) -> list[str]:
         self._current()

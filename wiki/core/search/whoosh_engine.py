@@ -29,7 +29,7 @@ from urllib.parse import quote, unquote
 from whoosh import highlight, index, qparser, sorting
 from whoosh.analysis import StandardAnalyzer, StemmingAnalyzer
 from whoosh.fields import DATETIME, ID, KEYWORD, STORED, TEXT, Schema
-from whoosh.query import And, DateRange, Every, Not, NullQuery, Or, Prefix, Query, Term
+from whoosh.query import And, Every, Not, NullQuery, Or, Prefix, Query, Term
 
 from .engine import Hit, PageDoc, Results, RevisionDoc
 
@@ -246,7 +246,17 @@ class WhooshEngine:
         if q is None:
             return Results(0, [], error="Type a word to search for.")
         mask = Or([Prefix("path", p) if p.endswith("/") else Term("path", p) for p in hidden]) if hidden else None
-        allow = And([Term("kind", "page" if name == "pages" else "revision")] + filters)
+        days = [f for f in filters if isinstance(f, _DayRange)]
+        allow = And([Term("kind", "page" if name == "pages" else "revision")]
+                    + [f for f in filters if not isinstance(f, _DayRange)])
+        if days:  # date ranges filter on the date column: a range query would expand thousands of terms
+            allowed = set(searcher.docs_for_query(allow))
+            column = searcher.reader().column_reader("date")
+            for day in days:
+                allowed = {n for n in allowed if day.holds(column[n])}
+            if not allowed:  # an empty set would read as "no filter"
+                return Results(0, [])
+            allow = allowed
         facets = {"folder": sorting.FieldFacet("folder"), "who": sorting.FieldFacet("who")}
         if name == "pages":
             facets["tags"] = sorting.FieldFacet("tags", allow_overlap=True)
@@ -320,7 +330,7 @@ class WhooshEngine:
                 end = when.replace(hour=23, minute=59, second=59) if op == "<=" else when
             else:
                 start, end = when, when.replace(hour=23, minute=59, second=59)
-            filters.append(DateRange("date", start, end))
+            filters.append(_DayRange(start, end))
         text = _CHANGED.sub(" ", text).strip()
         plain = text if re.fullmatch(r"[\w\s.'-]+", text) else ""
         if not text:
@@ -419,6 +429,18 @@ class WhooshEngine:
     def stats(self, name: str) -> dict:
         searcher = self.searcher(name)
         return {"documents": searcher.doc_count() if searcher else 0}
+
+
+class _DayRange:
+    """changed:>DATE and friends, applied to the sortable date column."""
+
+    def __init__(self, start: datetime | None, end: datetime | None) -> None:
+        self.start, self.end = start, end
+
+    def holds(self, value) -> bool:
+        if value is None:
+            return False
+        return (self.start is None or value >= self.start) and (self.end is None or value <= self.end)
 
 
 def _distance(a: str, b: str) -> int:
