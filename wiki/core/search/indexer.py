@@ -178,18 +178,18 @@ class SearchIndex:
         if any(self.engine.open(n) is None for n in names_):
             self._rebuild_in_background()
             return False
-        with self._writer_lock(wait) as locked:
-            if not locked:
-                return False
-            head = self.repo.head()
-            try:
-                self._catch_up_pages(head)
-                if history:
-                    self._catch_up_history(head)
-            except Exception:
-                log.exception("search index catch-up failed; rebuilding")
-                self._rebuild_in_background()
-                return False
+        # pages, then history, each under the lock on its own: a search waiting for the page
+        # index never waits for the (slower) history catch-up of another process
+        for step in ((self._catch_up_pages, self._catch_up_history) if history else (self._catch_up_pages,)):
+            with self._writer_lock(wait) as locked:
+                if not locked:
+                    return False
+                try:
+                    step(self.repo.head())
+                except Exception:
+                    log.exception("search index catch-up failed; rebuilding")
+                    self._rebuild_in_background()
+                    return False
         return True
 
     def _catch_up_pages(self, head: str | None) -> None:
