@@ -26,7 +26,7 @@ from pathlib import Path
 from typing import Callable, Iterable
 from urllib.parse import quote, unquote
 
-from whoosh import highlight, index, qparser, sorting
+from whoosh import highlight, index, qparser
 from whoosh.analysis import StandardAnalyzer, StemmingAnalyzer
 from whoosh.fields import DATETIME, ID, KEYWORD, STORED, TEXT, Schema
 from whoosh.query import And, Every, Not, NullQuery, Or, Prefix, Query, Term
@@ -83,6 +83,7 @@ DEFAULT_FIELDS = {"pages": ["title", "headings", "lead", "body"],
                   "history": ["added", "removed", "message"]}
 _IN = re.compile(r'(?:^|\s)in:("([^"]+)"|\S+)')
 _CHANGED = re.compile(r"(?:^|\s)changed:(>=|<=|>|<|=)?(\d{4}-\d{2}-\d{2})")
+_FACET_HITS = 100
 _FEW = 10  # fewer pages than this hold every word: pages missing one word follow them
 _HISTORY = re.compile(r"(?:^|\s)history:(\s|$)")
 
@@ -245,28 +246,29 @@ class WhooshEngine:
             return Results(0, [], error=str(e))
         if q is None:
             return Results(0, [], error="Type a word to search for.")
-        mask = Or([Prefix("path", p) if p.endswith("/") else Term("path", p) for p in hidden]) if hidden else None
+        # The metadata document and hidden pages are masked out (a one-document mask is cheap;
+        # a "kind is page" filter would walk every document after each index change).
+        mask = Or([Term("kind", "meta")] + [Prefix("path", p) if p.endswith("/") else Term("path", p)
+                                            for p in hidden])
         days = [f for f in filters if isinstance(f, _DayRange)]
-        allow = And([Term("kind", "page" if name == "pages" else "revision")]
-                    + [f for f in filters if not isinstance(f, _DayRange)])
+        rest = [f for f in filters if not isinstance(f, _DayRange)]
+        allow = And(rest) if rest else None
         if days:  # date ranges filter on the date column: a range query would expand thousands of terms
-            allowed = set(searcher.docs_for_query(allow))
+            kind = Term("kind", "page" if name == "pages" else "revision")
+            allowed = set(searcher.docs_for_query(And([kind] + rest)))
             column = searcher.reader().column_reader("date")
             for day in days:
-                allowed = {n for n in allowed if day.holds(column[n])}
+                allowed = {n for n in allowed if day.holds(_column_value(column, n))}
             if not allowed:  # an empty set would read as "no filter"
                 return Results(0, [])
             allow = allowed
-        facets = {"folder": sorting.FieldFacet("folder"), "who": sorting.FieldFacet("who")}
-        if name == "pages":
-            facets["tags"] = sorting.FieldFacet("tags", allow_overlap=True)
-        found = searcher.search(q, limit=offset + limit, filter=allow, mask=mask, groupedby=facets, terms=True)
+        found = searcher.search(q, limit=max(offset + limit, _FACET_HITS), filter=allow, mask=mask, terms=True)
         self._decorate(found)
         hits, total = list(found), len(found)
         if total < _FEW and plain and isinstance(q, And) and len(q.subqueries) > 1:
             # Few pages hold every word (a person's question rarely uses the page's exact words):
             # after them come pages missing one word, never above a page that has them all.
-            _, partial, _ = self._coordinated(searcher, q, offset + limit, allow, mask, facets)
+            _, partial, _ = self._coordinated(searcher, q, offset + limit, allow, mask, None)
             seen = {h["path"] for h in hits}
             more = [h for h in partial if h["path"] not in seen]
             hits += more
@@ -281,7 +283,7 @@ class WhooshEngine:
             out.insert(0, self._hit(name, exact, score=float("inf")))
             out = out[:limit]
         total += 1 if exact is not None and not any(h["path"] == exact["path"] for h in found) else 0
-        result = Results(total, out, facets=self._facets(found, facets))
+        result = Results(total, out, facets=self._facets(name, hits))
         if total == 0:
             result.suggestion = self._suggest(searcher, name, text)
         return result
@@ -289,8 +291,7 @@ class WhooshEngine:
     def _coordinated(self, searcher, q: And, limit: int, allow, mask, facets):
         """Pages matching all but at most one of the words, by (words matched, BM25F score)."""
         words = q.subqueries
-        found = searcher.search(Or(words), limit=max(limit * 10, 200), filter=allow, mask=mask,
-                                groupedby=facets, terms=True)
+        found = searcher.search(Or(words), limit=max(limit * 10, 200), filter=allow, mask=mask, terms=True)
         self._decorate(found)
         need = len(words)
         counted = []
@@ -346,7 +347,7 @@ class WhooshEngine:
             q = _with_title_prefixes(q)
         return q, filters, plain
 
-    def _exact_title(self, searcher, plain: str, allow: Query, mask: Query | None):
+    def _exact_title(self, searcher, plain: str, allow, mask: Query | None):
         found = searcher.search(Term("title_exact", plain.strip().casefold()), limit=1, filter=allow, mask=mask)
         for hit in found:
             return hit
@@ -383,16 +384,17 @@ class WhooshEngine:
         return self._suggest(searcher, "pages", text)
 
     @staticmethod
-    def _facets(found, facets: dict) -> dict[str, list[tuple[str, int]]]:
-        out = {}
-        for key in facets:
-            try:
-                groups = found.groups(key)
-            except Exception:
-                continue
-            counted = sorted(((k, len(v)) for k, v in groups.items() if k), key=lambda kv: (-kv[1], kv[0]))
-            out["tag" if key == "tags" else "author" if key == "who" else key] = counted[:8]
-        return out
+    def _facets(name: str, hits: list) -> dict[str, list[tuple[str, int]]]:
+        """Filter chips from the best hits: their folders, tags and authors, most common first."""
+        counts: dict[str, dict[str, int]] = {"folder": {}, "tag": {}, "author": {}}
+        for hit in hits[:_FACET_HITS]:
+            values = {"folder": [hit.get("folder") or ""], "author": [hit.get("who") or ""],
+                      "tag": [t for t in (hit.get("tags") or "").split(",") if t] if name == "pages" else []}
+            for key, items in values.items():
+                for item in items:
+                    if item:
+                        counts[key][item] = counts[key].get(item, 0) + 1
+        return {k: sorted(v.items(), key=lambda kv: (-kv[1], kv[0]))[:8] for k, v in counts.items() if v}
 
     @staticmethod
     def _hit(name: str, hit, score: float | None = None) -> Hit:
@@ -429,6 +431,13 @@ class WhooshEngine:
     def stats(self, name: str) -> dict:
         searcher = self.searcher(name)
         return {"documents": searcher.doc_count() if searcher else 0}
+
+
+def _column_value(column, docnum: int):
+    try:
+        return column[docnum]
+    except (OverflowError, ValueError):
+        return None
 
 
 class _DayRange:
