@@ -116,21 +116,17 @@ def reindex(pages_only: bool) -> None:
     import time
 
     wiki = _wiki(build_search=False)
-    started = time.perf_counter()
-    update, close = _progress_bar("Pages  ")
-    try:
-        count = wiki.search.rebuild(update)
-    finally:
-        close()
-    click.echo(f"Indexed {count} pages in {time.perf_counter() - started:.1f} s.")
+    steps = [("Pages  ", wiki.search.rebuild, "pages")]
     if not pages_only:
+        steps.append(("History", wiki.search.rebuild_history, "page revisions"))
+    for label, build, what in steps:
         started = time.perf_counter()
-        update, close = _progress_bar("History")
+        update, close = _progress_bar(label)
         try:
-            count = wiki.search.rebuild_history(update)
+            count = build(update)
         finally:
             close()
-        click.echo(f"Indexed {count} page revisions in {time.perf_counter() - started:.1f} s.")
+        click.echo(f"Indexed {count} {what} in {time.perf_counter() - started:.1f} s.")
 
 
 @main.command()

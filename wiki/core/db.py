@@ -8,16 +8,14 @@ is safe to call from every process at start-up (one runs, the others wait).
 
 from __future__ import annotations
 
-import contextlib
-import fcntl
-import os
 from datetime import datetime, timezone
 from pathlib import Path
-from typing import Iterator
 
 from sqlalchemy import (Boolean, Column, DateTime, ForeignKey, Integer, MetaData, String, Table, Text,
                         UniqueConstraint, create_engine, event, text)
 from sqlalchemy.engine import Engine
+
+from .locks import file_lock
 
 MIGRATIONS = Path(__file__).resolve().parent.parent / "migrations"
 SCHEMA_HEAD = "0001"  # the newest migration; a test checks it against wiki/migrations
@@ -104,18 +102,6 @@ def make_engine(url: str) -> Engine:
     return create_engine(url, pool_pre_ping=True)
 
 
-@contextlib.contextmanager
-def _migration_lock(lock_dir: Path) -> Iterator[None]:
-    lock_dir.mkdir(parents=True, exist_ok=True)
-    fd = os.open(lock_dir / "migrate.lock", os.O_RDWR | os.O_CREAT, 0o644)
-    try:
-        fcntl.flock(fd, fcntl.LOCK_EX)
-        yield
-    finally:
-        fcntl.flock(fd, fcntl.LOCK_UN)
-        os.close(fd)
-
-
 def schema_version(engine: Engine) -> str | None:
     try:
         with engine.connect() as connection:
@@ -137,7 +123,7 @@ def migrate(engine: Engine, lock_dir: str | Path) -> None:
 
     config = Config()
     config.set_main_option("script_location", str(MIGRATIONS))
-    with _migration_lock(Path(lock_dir)), engine.begin() as connection:
+    with file_lock(Path(lock_dir) / "migrate.lock"), engine.begin() as connection:
         if connection.dialect.name == "postgresql":  # several hosts may start at once
             connection.execute(text("SELECT pg_advisory_xact_lock(7206103)"))
         config.attributes["connection"] = connection

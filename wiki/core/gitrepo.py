@@ -15,7 +15,6 @@ on a render-cache miss, one ``cat-file`` round trip to a persistent process.
 from __future__ import annotations
 
 import contextlib
-import fcntl
 import hashlib
 import os
 import re
@@ -24,12 +23,14 @@ import tempfile
 import threading
 import time
 import zlib
-from collections import OrderedDict
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Iterator
 
 import git
+
+from .locks import file_lock
+from .lru import LRU
 
 ZERO = "0" * 40
 EMPTY_TREE = "4b825dc642cb6eb9a060e54bf8d69288fbee4904"
@@ -119,27 +120,6 @@ class LogEntry:
     @property
     def change(self) -> Change:
         return Change(self.sha, self.author, self.time, self.summary)
-
-
-class _LRU:
-    def __init__(self, size: int) -> None:
-        self.size = size
-        self._d: OrderedDict = OrderedDict()
-        self._lock = threading.Lock()
-
-    def get(self, key):
-        with self._lock:
-            value = self._d.get(key)
-            if value is not None:
-                self._d.move_to_end(key)
-            return value
-
-    def put(self, key, value) -> None:
-        with self._lock:
-            self._d[key] = value
-            self._d.move_to_end(key)
-            while len(self._d) > self.size:
-                self._d.popitem(last=False)
 
 
 _TREE_ENTRY = re.compile(rb"(\d{5,6}) ([^\0]+)\0(.{20})", re.S)
@@ -254,8 +234,8 @@ class GitRepo:
         self.branch = branch
         self.ref = f"refs/heads/{branch}"
         self._local = threading.local()
-        self._trees = _LRU(256)
-        self._commits = _LRU(1024)
+        self._trees = LRU(256)
+        self._commits = LRU(1024)
         self._lock_path = self.git_dir / "tacit-write.lock"
 
     # -- creation ---------------------------------------------------------
@@ -671,16 +651,9 @@ class GitRepo:
         subprocess.run(["git", "read-tree", "-m", "-u", old, new], cwd=self.work_tree,
                        capture_output=True, env=_git_env())
 
-    @contextlib.contextmanager
-    def write_lock(self) -> Iterator[None]:
+    def write_lock(self):
         """Serialize writers of every process; released by the kernel if one dies."""
-        fd = os.open(self._lock_path, os.O_RDWR | os.O_CREAT, 0o644)
-        try:
-            fcntl.flock(fd, fcntl.LOCK_EX)
-            yield
-        finally:
-            fcntl.flock(fd, fcntl.LOCK_UN)
-            os.close(fd)
+        return file_lock(self._lock_path)
 
     def merge_text(self, base: bytes, ours: bytes, theirs: bytes,
                    labels: tuple[str, str, str] = ("current", "base", "yours")) -> tuple[bytes, bool]:

@@ -8,43 +8,18 @@ blame of a file at a commit, a diff between two blobs.
 from __future__ import annotations
 
 import re
-import threading
-from collections import OrderedDict
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 from . import names
 from .diff import TextDiff, diff_texts
 from .gitrepo import FileChange, GitRepo, LogEntry, Person, UnknownRevision
+from .lru import LRU
 
 if TYPE_CHECKING:
     from .pages import PageStore, SaveResult
 
 PAGE_LIMIT = 50
-
-
-class _Cache:
-    """A small thread-safe LRU for results keyed by immutable ids."""
-
-    def __init__(self, size: int) -> None:
-        self.size = size
-        self._d: OrderedDict = OrderedDict()
-        self._lock = threading.Lock()
-
-    def get(self, key):
-        with self._lock:
-            if key in self._d:
-                self._d.move_to_end(key)
-                return self._d[key]
-        return None
-
-    def put(self, key, value):
-        with self._lock:
-            self._d[key] = value
-            self._d.move_to_end(key)
-            while len(self._d) > self.size:
-                self._d.popitem(last=False)
-        return value
 
 
 @dataclass(frozen=True)
@@ -135,11 +110,11 @@ def parse_cursor(cursor: str | None) -> tuple[str | None, int]:
 class History:
     def __init__(self, repo: GitRepo) -> None:
         self.repo = repo
-        self._logs = _Cache(256)
-        self._blames = _Cache(128)
-        self._diffs = _Cache(256)
-        self._chars = _Cache(4096)
-        self._recent = _Cache(64)
+        self._logs = LRU(256)
+        self._blames = LRU(128)
+        self._diffs = LRU(256)
+        self._chars = LRU(4096)
+        self._recent = LRU(64)
 
     # -- helpers ------------------------------------------------------------
     def _chars_of(self, blob: str | None) -> int:

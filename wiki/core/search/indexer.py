@@ -11,17 +11,15 @@ searches answer with a "reindexing" notice.
 
 from __future__ import annotations
 
-import contextlib
-import fcntl
 import logging
 import os
 import threading
-import time
 from pathlib import Path
 from typing import Callable, Iterator
 
 from .. import names
 from ..changelog import LastChanges
+from ..locks import file_lock
 from ..diff import diff_texts
 from ..gitrepo import GitRepo
 from ..render import Renderer
@@ -51,27 +49,9 @@ class SearchIndex:
         self._soon_pending = False
 
     # -- locking ---------------------------------------------------------------
-    @contextlib.contextmanager
-    def _writer_lock(self, wait: bool | float) -> Iterator[bool]:
+    def _writer_lock(self, wait: bool | float):
         """The one-writer lock; wait True blocks, a number waits that many seconds at most."""
-        fd = os.open(self._lock_path, os.O_RDWR | os.O_CREAT, 0o644)
-        try:
-            deadline = None if wait is True else time.monotonic() + float(wait or 0)
-            while True:
-                try:
-                    fcntl.flock(fd, fcntl.LOCK_EX | (0 if deadline is None else fcntl.LOCK_NB))
-                    break
-                except BlockingIOError:
-                    if time.monotonic() >= deadline:
-                        yield False
-                        return
-                    time.sleep(0.02)
-            try:
-                yield True
-            finally:
-                fcntl.flock(fd, fcntl.LOCK_UN)
-        finally:
-            os.close(fd)
+        return file_lock(self._lock_path, wait)
 
     # -- documents -------------------------------------------------------------
     def _page_doc(self, head: str, path: str, blob: str) -> PageDoc | None:
