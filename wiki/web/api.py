@@ -113,12 +113,22 @@ def put_page(page: str):
     base = _string(body, "base")
     if base is not None and not base.strip():
         base = None
+    result, refusal = _attempt(lambda: get_wiki().pages.save(name, markdown, current_author(), message, base))
+    return refusal or _saved(name, result)
+
+
+def _attempt(action):
+    """Run a write; a conflict answers 409 with both texts, an unknown base revision 400."""
     try:
-        result = get_wiki().pages.save(name, markdown, current_author(), message, base)
+        return action(), None
     except Conflict as conflict:
-        return _conflict(conflict)
-    except UnknownRevision:
-        return error_response(400, "unknown base", f"{base} is not a revision of this wiki.")
+        return None, _conflict(conflict)
+    except UnknownRevision as e:
+        return None, error_response(400, "unknown revision",
+                                    f"{e.args[0] if e.args else 'That'} is not a revision of this wiki.")
+
+
+def _saved(name: str, result):
     status = 201 if result.status == "created" else 200
     return jsonify(path=result.name, status=result.status, merged=result.merged,
                    revision=result.commit or get_wiki().pages.last_change(name).sha,
@@ -131,13 +141,8 @@ def delete_page(page: str):
     ensure_write(name)
     base = request.args.get("base") or None
     message = request.args.get("message") or ""
-    try:
-        result = get_wiki().pages.delete(name, current_author(), message, base)
-    except Conflict as conflict:
-        return _conflict(conflict)
-    except UnknownRevision:
-        return error_response(400, "unknown base", f"{base} is not a revision of this wiki.")
-    return jsonify(path=name, status="deleted", commit=result.commit)
+    result, refusal = _attempt(lambda: get_wiki().pages.delete(name, current_author(), message, base))
+    return refusal or jsonify(path=name, status="deleted", commit=result.commit)
 
 
 @bp.post("/pages/<path:page>/move")
@@ -147,14 +152,9 @@ def move_page(page: str):
     body = _json_body()
     target = _string(body, "to", required=True)
     ensure_write(names.check_name(target))
-    try:
-        result = get_wiki().pages.rename(name, target, current_author(), _string(body, "message") or "",
-                                         _string(body, "base") or None)
-    except Conflict as conflict:
-        return _conflict(conflict)
-    except UnknownRevision:
-        return error_response(400, "unknown base", "base is not a revision of this wiki.")
-    return jsonify(path=result.name, **{"from": name}, status="renamed", commit=result.commit)
+    message, base = _string(body, "message") or "", _string(body, "base") or None
+    result, refusal = _attempt(lambda: get_wiki().pages.rename(name, target, current_author(), message, base))
+    return refusal or jsonify(path=result.name, **{"from": name}, status="renamed", commit=result.commit)
 
 
 # -- history ---------------------------------------------------------------------------
@@ -264,11 +264,9 @@ def revert_page(page: str):
                                            _string(body, "message") or "")
     except Conflict as conflict:
         return _conflict(conflict)
-    except UnknownRevision as e:
+    except UnknownRevision as e:  # the revision to restore does not exist: 404, like any unknown page
         return error_response(404, "unknown revision", str(e))
-    return jsonify(path=name, status=result.status, merged=result.merged, commit=result.commit,
-                   revision=result.commit or get_wiki().pages.last_change(name).sha), \
-        201 if result.status == "created" else 200
+    return _saved(name, result)
 
 
 @bp.get("/search")
