@@ -221,3 +221,15 @@ def test_history_routes_refuse_bad_input(client):
         assert b"Traceback" not in r.data
     assert client.get("/-/recent?cursor=x").status_code == 400
     assert client.get("/-/revert/Home").status_code == 400
+
+
+def test_an_empty_repository_has_no_changes_yet(tmp_path):
+    from wiki import create_app
+
+    subprocess.run(["git", "init", "-q", str(tmp_path / "repo")], check=True)
+    client = create_app({"TESTING": True, "WIKI_REPO": str(tmp_path / "repo"),
+                         "WIKI_DATA": str(tmp_path / "data")}).test_client()
+    assert client.get("/-/recent").status_code == 200
+    assert client.get("/-/recent.atom").status_code == 200
+    assert client.get("/-/api/v1/recent").get_json() == []
+    assert client.get("/Home").status_code == 404

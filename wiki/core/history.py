@@ -293,6 +293,8 @@ class History:
                folder: str | None = None) -> tuple[list[Change], str | None, str]:
         """Commits across the wiki, newest first (merges show through their commits)."""
         anchor, offset = parse_cursor(cursor)
+        if anchor is None and self.repo.head() is None:
+            return [], None, ""  # a repository without commits has no changes yet
         anchor = self._anchor(anchor)
         key = (anchor, offset, limit, author, folder)
         cached = self._recent.get(key)
