@@ -25,7 +25,7 @@ from ..gitrepo import GitRepo
 from ..render import Renderer
 from .engine import PageDoc, Results, RevisionDoc
 from .extract import extract
-from .whoosh_engine import WhooshEngine, as_datetime
+from .whoosh_engine import WhooshEngine, as_datetime, merge_small_into_one
 
 log = logging.getLogger(__name__)
 Progress = Callable[[int, int], None]
@@ -42,16 +42,20 @@ class SearchIndex:
         self.last_changes = last_changes
         self.root = Path(data_dir) / "index"
         self.engine = WhooshEngine(self.root)
-        self._lock_path = self.root / "write.lock"
+
         self._background: threading.Thread | None = None
         self._background_lock = threading.Lock()
         self._soon_thread: threading.Thread | None = None
         self._soon_pending = False
 
     # -- locking ---------------------------------------------------------------
-    def _writer_lock(self, wait: bool | float):
-        """The one-writer lock; wait True blocks, a number waits that many seconds at most."""
-        return file_lock(self._lock_path, wait)
+    def _writer_lock(self, wait: bool | float, index: str):
+        """One writer per index (pages, history); wait True blocks, a number waits that long at most.
+
+        The two indexes have separate locks, so a page catch-up never waits for the slower
+        history catch-up of another process.
+        """
+        return file_lock(self.root / f"write-{index}.lock", wait)
 
     # -- documents -------------------------------------------------------------
     def _page_doc(self, head: str, path: str, blob: str) -> PageDoc | None:
@@ -81,7 +85,7 @@ class SearchIndex:
     # -- building --------------------------------------------------------------
     def rebuild(self, progress: Progress | None = None) -> int:
         """Index every page at the head into a new generation, then make it live."""
-        with self._writer_lock(wait=True):
+        with self._writer_lock(True, "pages"):
             return self._rebuild_pages(progress)
 
     def _rebuild_pages(self, progress: Progress | None) -> int:
@@ -111,7 +115,7 @@ class SearchIndex:
 
     def rebuild_history(self, progress: Progress | None = None) -> int:
         """Index what every commit added and removed, oldest first, into a new generation."""
-        with self._writer_lock(wait=True):
+        with self._writer_lock(True, "history"):
             return self._rebuild_history(progress)
 
     def _rebuild_history(self, progress: Progress | None) -> int:
@@ -158,10 +162,11 @@ class SearchIndex:
         if any(self.engine.open(n) is None for n in names_):
             self._rebuild_in_background()
             return False
-        # pages, then history, each under the lock on its own: a search waiting for the page
-        # index never waits for the (slower) history catch-up of another process
-        for step in ((self._catch_up_pages, self._catch_up_history) if history else (self._catch_up_pages,)):
-            with self._writer_lock(wait) as locked:
+        steps = {"pages": self._catch_up_pages, "history": self._catch_up_history}
+        for index, step in steps.items():
+            if index not in names_:
+                continue
+            with self._writer_lock(wait, index) as locked:
                 if not locked:
                     return False
                 try:
@@ -197,7 +202,7 @@ class SearchIndex:
         writer = ix.writer(timeout=30)
         try:
             self.engine.write_pages(writer, docs, removed, {"head": head or ""})
-            writer.commit()
+            writer.commit(mergetype=merge_small_into_one)
         except BaseException:
             writer.cancel()
             raise
@@ -215,7 +220,7 @@ class SearchIndex:
         try:
             self.engine.write_history(writer, list(self._revision_docs(rev_range)) if head else [],
                                       {"head": head or ""})
-            writer.commit()
+            writer.commit(mergetype=merge_small_into_one)
         except BaseException:
             writer.cancel()
             raise
@@ -233,14 +238,13 @@ class SearchIndex:
                 return
 
             def run() -> None:
-                with self._writer_lock(wait=True):
-                    try:
-                        if self.engine.open("pages") is None or self.engine.meta("pages").get("head") is None:
-                            self._rebuild_pages(None)
-                        if self.engine.open("history") is None or self.engine.meta("history").get("head") is None:
-                            self._rebuild_history(None)
-                    except Exception:
-                        log.exception("search index rebuild failed")
+                try:
+                    for index, rebuild in (("pages", self._rebuild_pages), ("history", self._rebuild_history)):
+                        with self._writer_lock(True, index):
+                            if self.engine.open(index) is None or self.engine.meta(index).get("head") is None:
+                                rebuild(None)
+                except Exception:
+                    log.exception("search index rebuild failed")
 
             self._background = threading.Thread(target=run, name="search-rebuild", daemon=True)
             self._background.start()

@@ -433,6 +433,25 @@ class WhooshEngine:
         return {"documents": searcher.doc_count() if searcher else 0}
 
 
+def merge_small_into_one(writer, segments):
+    """Whoosh merge policy for catch-ups: keep the big segment, fold every other one into the new.
+
+    Each catch-up writes a small segment; left alone they pile up and every query pays for each
+    (Whoosh's default policy lets several accumulate). Merging only the small ones costs little.
+    """
+    from whoosh.reading import SegmentReader
+
+    if len(segments) <= 1:
+        return segments
+    big = max(segments, key=lambda seg: seg.doc_count_all())
+    for seg in segments:
+        if seg is not big:
+            reader = SegmentReader(writer.storage, writer.schema, seg)
+            writer.add_reader(reader)
+            reader.close()
+    return [big]
+
+
 def _column_value(column, docnum: int):
     try:
         return column[docnum]
