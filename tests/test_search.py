@@ -227,3 +227,20 @@ def test_search_honours_access_rules(tmp_path):
     admin = app.test_client()
     admin.post("/-/login", data={"name": "Ada", "password": "password-123"})
     assert {r["path"] for r in admin.get("/-/api/v1/search?q=payroll").get_json()["results"]} == {"Open", "HR/Salaries"}
+
+
+def test_an_index_of_an_older_schema_is_rebuilt(wiki, tmp_path):
+    from whoosh import index as whoosh_index
+    from whoosh.fields import ID, Schema
+
+    store, index = wiki
+    old = tmp_path / "old-index"
+    old.mkdir()
+    whoosh_index.create_in(str(old), Schema(path=ID(stored=True)))
+    shutil.move(str(old), str(index.root / old.name))  # an index another version of the wiki made
+    index.engine._generations["pages"].pointer.write_text(old.name)
+    index.engine._local.__dict__.clear()
+    assert index.engine.open("pages") is None  # not used as it is
+    index.search("vendor")
+    index.wait_for_rebuild(60)
+    assert paths(index.search("vendor")) == ["Projects/Alpha"]

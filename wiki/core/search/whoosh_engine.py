@@ -139,9 +139,12 @@ class WhooshEngine:
         if folder is None:
             return None
         try:
-            return index.open_dir(str(folder))
+            ix = index.open_dir(str(folder))
         except Exception:
             return None
+        if set(ix.schema.names()) != set(SCHEMAS[name]().names()):
+            return None  # built by an older version: rebuilt like a missing index
+        return ix
 
     def create(self, name: str):
         """A new, empty generation (not live until publish)."""
@@ -362,7 +365,11 @@ class WhooshEngine:
             return None
         reader, changed, out = searcher.reader(), False, []
         for word in words:
-            if len(word) < 3 or word in ("and", "or", "not") or reader.doc_frequency("words", word):
+            try:
+                known = reader.doc_frequency("words", word)
+            except Exception:
+                return None
+            if len(word) < 3 or word in ("and", "or", "not") or known:
                 out.append(word)
                 continue
             try:
