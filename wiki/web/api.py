@@ -17,8 +17,9 @@ from ..core.gitrepo import Change, UnknownRevision
 from ..core.history import BadCursor
 from ..core.pages import Conflict, PageNotFound
 from . import get_wiki
-from .access import current_actor, current_author, ensure_read, ensure_write, policy
+from .access import current_actor, current_author, ensure_write, policy
 from .errors import error_response
+from .routing import page_name
 
 bp = Blueprint("api", __name__, url_prefix="/-/api/v1")
 
@@ -86,8 +87,7 @@ def list_pages():
 
 @bp.get("/pages/<path:page>")
 def get_page(page: str):
-    name = names.check_name(page)
-    ensure_read(name)
+    name = page_name(page)
     wiki = get_wiki()
     found = wiki.pages.get(name, request.args.get("rev") or None)
     if found is None:
@@ -105,8 +105,7 @@ def get_page(page: str):
 
 @bp.put("/pages/<path:page>")
 def put_page(page: str):
-    name = names.check_name(page)
-    ensure_write(name)
+    name = page_name(page, "write")
     body = _json_body()
     markdown = _string(body, "markdown", required=True)
     message = _string(body, "message") or ""
@@ -137,8 +136,7 @@ def _saved(name: str, result):
 
 @bp.delete("/pages/<path:page>")
 def delete_page(page: str):
-    name = names.check_name(page)
-    ensure_write(name)
+    name = page_name(page, "write")
     base = request.args.get("base") or None
     message = request.args.get("message") or ""
     result, refusal = _attempt(lambda: get_wiki().pages.delete(name, current_author(), message, base))
@@ -147,8 +145,7 @@ def delete_page(page: str):
 
 @bp.post("/pages/<path:page>/move")
 def move_page(page: str):
-    name = names.check_name(page)
-    ensure_write(name)
+    name = page_name(page, "write")
     body = _json_body()
     target = _string(body, "to", required=True)
     ensure_write(names.check_name(target))
@@ -170,8 +167,7 @@ def _limit() -> int:
 
 @bp.get("/pages/<path:page>/history")
 def page_history(page: str):
-    name = names.check_name(page)
-    ensure_read(name)
+    name = page_name(page)
     try:
         result = get_wiki().history.page_history(name, request.args.get("cursor"), _limit())
     except BadCursor as e:
@@ -198,8 +194,7 @@ def _paged(response, next_cursor: str | None):
 
 @bp.get("/pages/<path:page>/diff")
 def page_diff(page: str):
-    name = names.check_name(page)
-    ensure_read(name)
+    name = page_name(page)
     d = get_wiki().history.page_diff(name, request.args.get("from") or None, request.args.get("to") or None)
     return jsonify(
         path=name, **{"from": d.old_commit, "to": d.new_commit}, from_path=d.old_name, added=d.diff.added,
@@ -213,8 +208,7 @@ def page_diff(page: str):
 
 @bp.get("/pages/<path:page>/blame")
 def page_blame(page: str):
-    name = names.check_name(page)
-    ensure_read(name)
+    name = page_name(page)
     rev = request.args.get("rev") or None
     try:
         groups = get_wiki().history.blame(name, rev)
@@ -254,8 +248,7 @@ def recent():
 
 @bp.post("/pages/<path:page>/revert")
 def revert_page(page: str):
-    name = names.check_name(page)
-    ensure_write(name)
+    name = page_name(page, "write")
     body = _json_body()
     to = _string(body, "to", required=True)
     base = _string(body, "base") or None
