@@ -27,6 +27,19 @@ def page_href(prefix: str) -> Callable[[str], str]:
     return href
 
 
+def make_renderer(data_dir: str | Path, url_prefix: str = "") -> Renderer:
+    """The page renderer, with its disk cache under WIKI_DATA (shared by every process)."""
+    page_url = page_href(url_prefix)
+    edit_url = page_href(url_prefix + "/-/edit")
+    suffix = f"-{hashlib.sha1(url_prefix.encode()).hexdigest()[:8]}" if url_prefix else ""
+    return Renderer(
+        page_url=page_url,
+        edit_url=edit_url,
+        section_edit_url=lambda name, n: f"{edit_url(name)}?section={n}",
+        cache_dir=Path(data_dir) / ("render-cache" + suffix),
+    )
+
+
 def open_database(data_dir: str | Path, url: str | None = None) -> Engine:
     """The accounts database, migrated to the newest schema."""
     engine = make_engine(database_url(data_dir, url))
@@ -58,18 +71,10 @@ class Wiki:
             repo = GitRepo(repo.path, branch)
         data = Path(data_dir)
         data.mkdir(parents=True, exist_ok=True)
-        page_url = page_href(url_prefix)
-        edit_url = page_href(url_prefix + "/-/edit")
-        suffix = f"-{hashlib.sha1(url_prefix.encode()).hexdigest()[:8]}" if url_prefix else ""
-        renderer = Renderer(
-            page_url=page_url,
-            edit_url=edit_url,
-            section_edit_url=lambda name, n: f"{edit_url(name)}?section={n}",
-            cache_dir=data / ("render-cache" + suffix),
-        )
+        renderer = make_renderer(data, url_prefix)
         engine = open_database(data, database)
         pages = PageStore(repo)
-        search = SearchIndex(repo, renderer, pages.last_changes, data)
+        search = SearchIndex(repo, renderer, pages.last_changes, data, url_prefix)
         pages.after_commit.append(lambda commit, parent: repo.maintain_now_and_then(commit))
         pages.after_commit.append(lambda commit, parent: search.catch_up_soon())
         if build_search:

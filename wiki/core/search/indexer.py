@@ -13,7 +13,10 @@ from __future__ import annotations
 
 import logging
 import os
+import subprocess
+import sys
 import threading
+import time
 from pathlib import Path
 from typing import Callable, Iterator
 
@@ -31,12 +34,14 @@ log = logging.getLogger(__name__)
 Progress = Callable[[int, int], None]
 _BATCH = 500
 _PATIENCE = 2.0  # seconds a search waits for a rebuild before answering "reindexing"
+_SOON_PAUSE = 0.5  # seconds a catch-up after a save waits for more saves to come
 _LOCK_PATIENCE = 5.0  # seconds a search waits for another process's catch-up
 
 
 class SearchIndex:
     def __init__(self, repo: GitRepo, renderer: Renderer, last_changes: LastChanges,
-                 data_dir: str | os.PathLike) -> None:
+                 data_dir: str | os.PathLike, url_prefix: str = "") -> None:
+        self.url_prefix = url_prefix
         self.repo = repo
         self.renderer = renderer
         self.last_changes = last_changes
@@ -238,11 +243,13 @@ class SearchIndex:
                 return
 
             def run() -> None:
+                # In a process of its own: a full build holds tens of megabytes of text and
+                # Whoosh's pool, which a long-lived web worker would keep for good.
+                command = [sys.executable, "-m", "wiki.core.search.rebuild", str(self.repo.path),
+                           str(self.root.parent), self.repo.branch, self.url_prefix]
                 try:
-                    for index, rebuild in (("pages", self._rebuild_pages), ("history", self._rebuild_history)):
-                        with self._writer_lock(True, index):
-                            if self.engine.open(index) is None or self.engine.meta(index).get("head") is None:
-                                rebuild(None)
+                    subprocess.run(command, check=False, stdout=subprocess.DEVNULL, timeout=3600,
+                                   cwd=str(Path(__file__).resolve().parents[3]))
                 except Exception:
                     log.exception("search index rebuild failed")
 
@@ -254,11 +261,19 @@ class SearchIndex:
         if self.engine.open("pages") is None or self.engine.open("history") is None:
             self._rebuild_in_background()
 
+    def build_missing(self) -> None:
+        """Build the indexes that are missing (the rebuild process runs this)."""
+        for index, rebuild in (("pages", self._rebuild_pages), ("history", self._rebuild_history)):
+            with self._writer_lock(True, index):
+                if self.engine.open(index) is None or self.engine.meta(index).get("head") is None:
+                    rebuild(None)
+
     def catch_up_soon(self) -> None:
         """After a save: bring the index up to date without delaying the response.
 
-        One catch-up thread per process at a time; saves made while it runs are
-        picked up by its next round.
+        One catch-up thread per process at a time, after a short pause so a burst
+        of saves costs one catch-up; saves made while it runs are picked up by its
+        next round. (A search catches the page index up itself in any case.)
         """
         with self._background_lock:
             self._soon_pending = True
@@ -272,6 +287,7 @@ class SearchIndex:
                             self._soon_thread = None
                             return
                         self._soon_pending = False
+                    time.sleep(_SOON_PAUSE)
                     try:
                         self.catch_up(wait=True)
                     except Exception:
