@@ -11,6 +11,7 @@ searches answer with a "reindexing" notice.
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import os
 import subprocess
@@ -36,6 +37,21 @@ _BATCH = 500
 _PATIENCE = 2.0  # seconds a search waits for a rebuild before answering "reindexing"
 _SOON_PAUSE = 0.5  # seconds a catch-up after a save waits for more saves to come
 _LOCK_PATIENCE = 5.0  # seconds a search waits for another process's catch-up
+
+
+@contextlib.contextmanager
+def _writing(ix, _merge=None, **options) -> Iterator:
+    """A Whoosh writer committed when the block ends, cancelled when it fails."""
+    writer = ix.writer(**options)
+    try:
+        yield writer
+    except BaseException:
+        writer.cancel()
+        raise
+    if _merge is None:
+        writer.commit()
+    else:
+        writer.commit(mergetype=_merge)
 
 
 class SearchIndex:
@@ -100,9 +116,7 @@ class SearchIndex:
         pages = [(p, b) for p, b in files if names.page_name(p)]
         if head:
             self.last_changes.all(head)  # one history pass instead of one per page
-        writer = ix.writer(limitmb=512, procs=1)
-        count = 0
-        try:
+        with _writing(ix, limitmb=512, procs=1) as writer:
             docs = []
             for i, (path, blob) in enumerate(pages, 1):
                 doc = self._page_doc(head, path, blob)
@@ -111,10 +125,6 @@ class SearchIndex:
                 if progress and (i % 100 == 0 or i == len(pages)):
                     progress(i, len(pages))
             count = self.engine.write_pages(writer, docs, (), {"head": head or ""})
-            writer.commit()
-        except BaseException:
-            writer.cancel()
-            raise
         self.engine.publish("pages", folder)
         return count
 
@@ -126,9 +136,8 @@ class SearchIndex:
     def _rebuild_history(self, progress: Progress | None) -> int:
         head = self.repo.head()
         ix, folder = self.engine.create("history")
-        writer = ix.writer(limitmb=512, procs=1)
         count = 0
-        try:
+        with _writing(ix, limitmb=512, procs=1) as writer:
             total = int(self.repo.git("rev-list", "--count", head).strip()) if head else 0
             seen = set()
             docs = []
@@ -144,10 +153,6 @@ class SearchIndex:
             count += self.engine.write_history(writer, docs, {"head": head or ""})
             if progress:
                 progress(total, total)
-            writer.commit()
-        except BaseException:
-            writer.cancel()
-            raise
         self.engine.publish("history", folder)
         return count
 
@@ -203,14 +208,8 @@ class SearchIndex:
                         docs.append(doc)
         else:
             removed = list(self.engine.all_links())
-        ix = self.engine.open("pages")
-        writer = ix.writer(timeout=30)
-        try:
+        with _writing(self.engine.open("pages"), timeout=30, _merge=merge_small_into_one) as writer:
             self.engine.write_pages(writer, docs, removed, {"head": head or ""})
-            writer.commit(mergetype=merge_small_into_one)
-        except BaseException:
-            writer.cancel()
-            raise
 
     def _catch_up_history(self, head: str | None) -> None:
         indexed = self.engine.meta("history").get("head") or None
@@ -220,15 +219,9 @@ class SearchIndex:
             self._rebuild_history(None)  # a reset or force push: the history itself changed
             return
         rev_range = f"{indexed}..{head}" if indexed else head
-        ix = self.engine.open("history")
-        writer = ix.writer(timeout=30)
-        try:
+        with _writing(self.engine.open("history"), timeout=30, _merge=merge_small_into_one) as writer:
             self.engine.write_history(writer, list(self._revision_docs(rev_range)) if head else [],
                                       {"head": head or ""})
-            writer.commit(mergetype=merge_small_into_one)
-        except BaseException:
-            writer.cancel()
-            raise
 
     def _exists(self, commit: str) -> bool:
         try:
