@@ -259,3 +259,13 @@ def test_odd_queries_never_fail(client):
         assert r.status_code in (200, 400), (q, r.status_code)
         page = client.get("/-/search", query_string={"q": q})
         assert page.status_code == 200, (q, page.status_code)
+
+
+def test_words_standing_together_rank_higher(store, tmp_path):
+    store.save("Apart", "# Apart\n\nA link is made here; symbolic meaning aside, it is plain.\n", ALICE)
+    store.save("Together", "# Together\n\nThis makes a symbolic link to the folder, with more words after.\n", ALICE)
+    index = make_index(store.repo, tmp_path / "data")
+    index.rebuild()
+    assert paths(index.search("symbolic link")) == ["Together", "Apart"]
+    assert paths(index.search("link symbolic"))[0] in ("Together", "Apart")  # both still found
+    assert len(paths(index.search("link symbolic"))) == 2

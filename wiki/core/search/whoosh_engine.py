@@ -29,7 +29,7 @@ from urllib.parse import quote, unquote
 from whoosh import highlight, index, qparser
 from whoosh.analysis import StandardAnalyzer, StemmingAnalyzer
 from whoosh.fields import DATETIME, ID, KEYWORD, STORED, TEXT, Schema
-from whoosh.query import And, Every, Not, NullQuery, Or, Prefix, Query, Term
+from whoosh.query import And, AndMaybe, Every, Phrase, Not, NullQuery, Or, Prefix, Query, Term
 
 from .engine import Hit, PageDoc, Results, RevisionDoc
 
@@ -81,6 +81,9 @@ def history_schema() -> Schema:
 SCHEMAS: dict[str, Callable[[], Schema]] = {"pages": page_schema, "history": history_schema}
 DEFAULT_FIELDS = {"pages": ["title", "headings", "lead", "body"],
                   "history": ["added", "removed", "message"]}
+# On top of the schema's field boosts; query-time, so changing them needs no rebuild.
+# The lead (first paragraph) says what a page is about: it counts twice.
+QUERY_BOOSTS = {"pages": {"lead": 2.0}}
 _IN = re.compile(r'(?:^|\s)in:("([^"]+)"|\S+)')
 _CHANGED = re.compile(r"(?:^|\s)changed:(>=|<=|>|<|=)?(\d{4}-\d{2}-\d{2})")
 _FACET_HITS = 100
@@ -268,10 +271,11 @@ class WhooshEngine:
         found = searcher.search(q, limit=max(offset + limit, _FACET_HITS), filter=allow, mask=mask, terms=True)
         self._decorate(found)
         hits, total = list(found), len(found)
-        if total < _FEW and plain and isinstance(q, And) and len(q.subqueries) > 1:
+        core = q.a if isinstance(q, AndMaybe) else q  # the words, without the phrase bonus
+        if total < _FEW and plain and isinstance(core, And) and len(core.subqueries) > 1:
             # Few pages hold every word (a person's question rarely uses the page's exact words):
             # after them come pages missing one word, never above a page that has them all.
-            _, partial, _ = self._coordinated(searcher, q, offset + limit, allow, mask, None)
+            _, partial, _ = self._coordinated(searcher, core, offset + limit, allow, mask, None)
             seen = {h["path"] for h in hits}
             more = [h for h in partial if h["path"] not in seen]
             hits += more
@@ -339,7 +343,8 @@ class WhooshEngine:
         plain = text if re.fullmatch(r"[\w\s.'-]+", text) else ""
         if not text:
             return (Every() if filters else None), filters, ""
-        parser = qparser.MultifieldParser(DEFAULT_FIELDS[name], schema=searcher.schema, group=qparser.AndGroup)
+        parser = qparser.MultifieldParser(DEFAULT_FIELDS[name], schema=searcher.schema, group=qparser.AndGroup,
+                                          fieldboosts=QUERY_BOOSTS.get(name))
         parser.add_plugin(qparser.FieldAliasPlugin({"tags": ["tag"], "title": ["title"], "author": ["by"]}))
         parser.remove_plugin_class(qparser.BoostPlugin)
         parser.add_plugin(qparser.PlusMinusPlugin())
@@ -348,6 +353,8 @@ class WhooshEngine:
             return (Every() if filters else None), filters, plain
         if name == "pages" and expand:
             q = _with_title_prefixes(q)
+            if plain:
+                q = _with_phrases(q)
         return q, filters, plain
 
     def _exact_title(self, searcher, plain: str, allow, mask: Query | None):
@@ -512,6 +519,25 @@ def _with_title_prefixes(q: Query) -> Query:
     if isinstance(q, Not):
         return q
     return q
+
+
+_PHRASE_FIELDS = {"title": 3.0, "lead": 2.0, "headings": 1.5, "body": 1.0}
+
+
+def _with_phrases(q: Query) -> Query:
+    """Pages where neighbouring words of the question stand together rank higher (a phrase rescore)."""
+    if not isinstance(q, And) or len(q.subqueries) < 2:
+        return q
+    stems = []
+    for word in q.subqueries:
+        term = next((s for s in getattr(word, "subqueries", []) if isinstance(s, Term) and s.fieldname == "body"), None)
+        stems.append(term.text if term is not None else None)
+    pairs = [(a, b) for a, b in zip(stems, stems[1:]) if a and b]
+    if not pairs:
+        return q
+    phrases = [Phrase(field, [a, b], slop=2, boost=weight)
+               for a, b in pairs for field, weight in _PHRASE_FIELDS.items()]
+    return AndMaybe(q, Or(phrases))
 
 
 def _first_sentence(text: str, limit: int = 200) -> str:
