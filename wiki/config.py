@@ -16,6 +16,13 @@ DEFAULTS: dict[str, Any] = {
     "WIKI_DATABASE_URL": None,  # default: SQLite in WIKI_DATA/wiki.db
     "WIKI_READ": "anonymous",  # anonymous | user
     "WIKI_WRITE": "editor",  # anonymous | user | editor
+    "WIKI_TALK": "user",  # who may comment: user (anyone logged in who may read the page) | editor
+    "WIKI_SMTP_HOST": None,  # with it, mentions and replies are mailed; without it nothing is sent
+    "WIKI_SMTP_PORT": 25,
+    "WIKI_SMTP_USER": None,
+    "WIKI_SMTP_PASSWORD": None,
+    "WIKI_SMTP_TLS": "starttls",  # starttls | ssl | none
+    "WIKI_MAIL_FROM": "tacit@localhost",
     "WIKI_REGISTRATION": "approval",  # open | approval | closed
     "WIKI_LOGIN_LIMIT_ACCOUNT": "5 per minute",  # failed logins per account name
     "WIKI_LOGIN_LIMIT_ADDRESS": "20 per minute",  # failed logins per client address

@@ -1,6 +1,6 @@
 """Pages: read, save, rename and delete, each change exactly one commit.
 
-Every write follows one path (``_commit``): under the repository's write
+Every write follows one path (``commit``): under the repository's write
 lock, read the branch head, compute the new tree from it, write the commit
 and move the branch by compare-and-swap. A save that started from an older
 revision (``base``) is three-way merged with what was committed since; a
@@ -131,6 +131,8 @@ class PageStore:
         self._listing_lock = threading.Lock()
         self._redirects_cache: tuple[str | None, dict[str, str]] = (None, {})
         self.after_commit: list[Callable[[str, str | None], None]] = []
+        # Set by the talk store: the tree changes that carry a page's threads along on rename.
+        self.talk_moves: Callable[[str, str, str], dict[str, str | None]] = lambda head, old, new: {}
 
     # -- reading -------------------------------------------------------------
     def head(self) -> str | None:
@@ -295,7 +297,7 @@ class PageStore:
             default = f"{'Create' if status == 'created' else 'Update'} {name}"
             return {file: blob}, status, message.strip() or default
 
-        return self._commit(name, author, change)
+        return self.commit(name, author, change)
 
     def rename(self, name: str, new_name: str, author: Person, message: str = "",
                base: str | None = None) -> SaveResult:
@@ -323,9 +325,10 @@ class PageStore:
             redirects[name] = new_name
             changes = {old_file: None, new_file: current,
                        REDIRECTS_FILE: self._redirects_blob(redirects)}
+            changes.update(self.talk_moves(head, name, new_name))
             return changes, "renamed", message.strip() or f"Rename {name} to {new_name}"
 
-        return self._commit(new_name, author, change)
+        return self.commit(new_name, author, change)
 
     def delete(self, name: str, author: Person, message: str = "", base: str | None = None) -> SaveResult:
         name = names.check_name(name)
@@ -338,7 +341,7 @@ class PageStore:
             self._check_base(name, head, file, current, base)
             return {file: None}, "deleted", message.strip() or f"Delete {name}"
 
-        return self._commit(name, author, change)
+        return self.commit(name, author, change)
 
     # -- internals -----------------------------------------------------------
     def _revision(self, head: str | None, file: str) -> str | None:
@@ -383,8 +386,12 @@ class PageStore:
         text = json.dumps(dict(sorted(redirects.items())), indent=0, ensure_ascii=False)
         return self.repo.write_blob(text.encode("utf-8") + b"\n")
 
-    def _commit(self, name: str, author: Person, compute) -> SaveResult:
-        """The one write path: compute against the head, commit, compare-and-swap."""
+    def commit(self, name: str, author: Person, compute) -> SaveResult:
+        """The one write path (pages and talk): compute against the head, commit, compare-and-swap.
+
+        `compute(head)` returns (changes, status, message) or None for no change; it runs again
+        when another writer moved the branch first.
+        """
         for _ in range(_CAS_RETRIES):
             with self.repo.write_lock():
                 head = self.head()

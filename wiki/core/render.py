@@ -517,6 +517,66 @@ class _Parser:
         self.cleaner = _make_cleaner()
 
 
+# Comments: markdown's own structure, plus only these tags written as raw HTML.
+COMMENT_HTML_TAGS = ("a", "abbr", "b", "blockquote", "cite", "code", "del", "em", "i", "q", "s", "strong")
+_COMMENT_STRUCTURE = {"p", "br", "hr", "ul", "ol", "li", "pre", "code", "span", "blockquote", "a", "img",
+                      "em", "strong", "del", "table", "thead", "tbody", "tr", "th", "td", "input", "div",
+                      "section", "sup", "h3", "h4", "h5", "h6"}
+
+
+_RAW_TAG = re.compile(r"<!--.*?-->|</?[A-Za-z][^>]*>|<![^>]*>|<\?[^>]*>", re.S)
+_RAW_TAG_NAME = re.compile(r"</?([A-Za-z][A-Za-z0-9]*)")
+
+
+class _CommentHTMLRenderer(_WikiHTMLRenderer):
+    """Raw HTML in a comment keeps only the small comment tag set; headings start at h3."""
+
+    def __init__(self, page_url: Callable[[str], str]) -> None:
+        super().__init__(page_url, None)
+
+    @staticmethod
+    def _raw(html_text: str) -> str:
+        """Allowed tags stay (the sanitizer then drops their unsafe attributes); others show as text."""
+        def one(m: re.Match[str]) -> str:
+            name = _RAW_TAG_NAME.match(m.group(0))
+            if name and name.group(1).lower() in COMMENT_HTML_TAGS:
+                return m.group(0)
+            return _esc(m.group(0))
+        out, last = [], 0
+        for m in _RAW_TAG.finditer(html_text):
+            out.append(_esc(html_text[last:m.start()]) if "<" in html_text[last:m.start()] else html_text[last:m.start()])
+            out.append(one(m))
+            last = m.end()
+        rest = html_text[last:]
+        out.append(_esc(rest) if "<" in rest else rest)
+        return "".join(out)
+
+    def inline_html(self, html: str) -> str:
+        return self._raw(html)
+
+    def block_html(self, html: str) -> str:
+        return self._raw(html.strip()) + "\n"
+
+    def heading(self, text: str, level: int, **attrs: Any) -> str:
+        level = min(6, level + 2)
+        return f"<h{level}>{text}</h{level}>\n"
+
+
+class _CommentParser:
+    def __init__(self, page_url: Callable[[str], str]) -> None:
+        self.renderer = _CommentHTMLRenderer(page_url)
+        self.md = mistune.create_markdown(escape=False, hard_wrap=True, renderer=self.renderer,
+                                          plugins=["strikethrough", "url", "task_lists", "table", _wikilink_plugin])
+        self.cleaner = nh3.Cleaner(tags=_COMMENT_STRUCTURE | set(COMMENT_HTML_TAGS),
+                                   attributes={k: v for k, v in _ALLOWED_ATTRIBUTES.items()
+                                               if k in _COMMENT_STRUCTURE | set(COMMENT_HTML_TAGS)} | {"q": {"cite"}},
+                                   attribute_filter=_url_attribute_filter,
+                                   tag_attribute_values={"input": {"type": {"checkbox"}}},
+                                   set_tag_attribute_values={"input": {"disabled": ""}},
+                                   url_schemes={"http", "https", "mailto"},
+                                   filter_style_properties={"text-align"}, link_rel=None)
+
+
 # --------------------------------------------------------------------------- mark_missing
 
 _TAG = re.compile(r"<(?:[^\"'>]|\"[^\"]*\"|'[^']*')*>")
@@ -611,6 +671,25 @@ class Renderer:
         assert isinstance(body, str)
         clean = parser.cleaner.clean(body)
         return Rendered(clean, ctx.title, tuple(ctx.headings), frozenset(ctx.links))
+
+    def render_comment(self, markdown: str, page_path: str) -> Rendered:
+        """A talk comment: markdown with wiki links (resolved from the page's folder) and only
+        COMMENT_HTML_TAGS as raw HTML, sanitized by the same sanitizer as pages."""
+        markdown = _valid_unicode(markdown)
+        parser = getattr(self._local, "comment_parser", None)
+        if parser is None or parser.renderer.ctx is not None:
+            parser = self._local.comment_parser = _CommentParser(self.page_url)
+        ctx = _Context(_valid_unicode(page_path), markdown)
+        parser.renderer.ctx = ctx
+        try:
+            body = parser.md(markdown)
+        except Exception:
+            _log.exception("comment rendering failed on %r; showing source", page_path)
+            body = '<pre class="render-error"><code>' + _esc(markdown) + "</code></pre>\n"
+            self._local.comment_parser = None
+        finally:
+            parser.renderer.ctx = None
+        return Rendered(parser.cleaner.clean(body), None, (), frozenset(ctx.links))
 
     def render(self, markdown: str | Callable[[], str], page_path: str,
                cache_key: str | None = None) -> Rendered:

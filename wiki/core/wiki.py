@@ -18,6 +18,7 @@ from .history import History
 from .pages import PageStore
 from .render import Renderer
 from .search import SearchIndex
+from .talk import TalkStore
 from .users import UserStore
 
 
@@ -58,14 +59,19 @@ class Wiki:
     rules: RuleStore
     history: History
     search: SearchIndex
+    talk: TalkStore
     read_policy: str = "anonymous"
     write_policy: str = "editor"
+    talk_policy: str = "user"  # who may comment: "user" (anyone logged in who may read) or "editor"
 
     @classmethod
     def open(cls, repo_path: str | Path, data_dir: str | Path, anonymous: Person,
              url_prefix: str = "", branch: str | None = None, database: str | None = None,
-             read_policy: str = "anonymous", write_policy: str = "editor", build_search: bool = True) -> "Wiki":
+             read_policy: str = "anonymous", write_policy: str = "editor", build_search: bool = True,
+             talk_policy: str = "user") -> "Wiki":
         Policy(read_policy, write_policy)  # refuse a bad setting at start-up, not on the first request
+        if talk_policy not in ("user", "editor"):
+            raise ValueError(f"WIKI_TALK must be user or editor, not {talk_policy!r}")
         repo, _ = init_repository(repo_path, anonymous)
         if branch:
             repo = GitRepo(repo.path, branch)
@@ -80,7 +86,7 @@ class Wiki:
         if build_search:
             search.ensure_built()
         return cls(repo, pages, renderer, anonymous, engine, UserStore(engine), RuleStore(engine),
-                   History(repo), search, read_policy, write_policy)
+                   History(repo), search, TalkStore(pages), read_policy, write_policy, talk_policy)
 
     def policy(self) -> Policy:
         """The site policy with the current rules (cached for a second per process)."""

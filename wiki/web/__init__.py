@@ -17,7 +17,8 @@ def init_app(app: Flask) -> None:
     prefix = (config.get("APPLICATION_ROOT") or "/").rstrip("/")
     wiki = Wiki.open(config["WIKI_REPO"], config["WIKI_DATA"], anonymous, url_prefix=prefix,
                      branch=config.get("WIKI_BRANCH"), database=config.get("WIKI_DATABASE_URL"),
-                     read_policy=config["WIKI_READ"], write_policy=config["WIKI_WRITE"])
+                     read_policy=config["WIKI_READ"], write_policy=config["WIKI_WRITE"],
+                     talk_policy=config["WIKI_TALK"])
     app.extensions["tacit"] = wiki
     csrf.init_app(app)
 
