@@ -39,8 +39,8 @@ TALK_ROOT = ".talk"
 MAX_TITLE = 200
 MAX_BODY = 64 * 1024
 MAX_QUOTE = 2000
-_ID = re.compile(r"\d{8}-\d{6}-[0-9a-f]{6}")
-_FILE = re.compile(r"(\d{8}-\d{6}-[0-9a-f]{6})\.(md|resolved|reopened)")
+_ID = re.compile(r"\d{8}-\d{6}(?:\d{3})?-[0-9a-f]{6}")
+_FILE = re.compile(r"(\d{8}-\d{6}(?:\d{3})?-[0-9a-f]{6})\.(md|resolved|reopened)")
 _KEYS = {"author", "name", "date", "title", "quote", "revision", "reply-to", "edited", "deleted", "deleted-by"}
 EVENT_KINDS = ("resolved", "reopened")
 ALLOWED_TAGS = ("a", "abbr", "b", "blockquote", "cite", "code", "del", "em", "i", "q", "s", "strong")
@@ -60,11 +60,13 @@ class TalkNotFound(LookupError):
 
 def new_id(now: datetime | None = None) -> str:
     now = now or datetime.now(timezone.utc)
-    return f"{now:%Y%m%d-%H%M%S}-{secrets.token_hex(3)}"
+    return f"{now:%Y%m%d-%H%M%S}{now.microsecond // 1000:03d}-{secrets.token_hex(3)}"
 
 
 def now_text() -> str:
-    return datetime.now(timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
+    """UTC time to the millisecond, so comments made within one second keep their order."""
+    now = datetime.now(timezone.utc)
+    return now.strftime("%Y-%m-%dT%H:%M:%S.") + f"{now.microsecond // 1000:03d}Z"
 
 
 def parse_date(text: str) -> datetime:
@@ -342,7 +344,7 @@ class TalkStore:
                 events.append(Event(m.group(1), m.group(2), author, display, date))
         if not comments:
             return None
-        comments.sort(key=lambda hc: (hc[1].date, hc[1].id))
+        comments.sort(key=lambda hc: (hc[1].id != thread_id, hc[1].date, hc[1].id))  # the opening first
         events.sort(key=lambda e: (e.date, e.id))
         first_header, first = comments[0]
         return Thread(thread_id, page, first_header.get("title") or "(untitled)", first.author, first.name,
