@@ -269,3 +269,24 @@ def test_words_standing_together_rank_higher(store, tmp_path):
     assert paths(index.search("symbolic link")) == ["Together", "Apart"]
     assert paths(index.search("link symbolic"))[0] in ("Together", "Apart")  # both still found
     assert len(paths(index.search("link symbolic"))) == 2
+
+
+def test_talk_threads_are_found_with_their_page(wiki):
+    from wiki.core.talk import TalkStore
+    store, index = wiki
+    talk = TalkStore(store)
+    thread_id, _ = talk.start("Projects/Alpha", "Vendor escalation", "Ping the zebracorn vendor.", BOB, "bob")
+    index.catch_up()
+    found = index.search("zebracorn")
+    assert [(h.path, h.source, h.thread) for h in found.hits] == [("Projects/Alpha", "talk", thread_id)]
+    assert ">zebracorn</mark>" in found.hits[0].snippet_html
+    talk.reply("Projects/Alpha", thread_id, "Done: the quokkafish contract is signed.", ALICE, "alice")
+    index.catch_up()
+    assert [h.thread for h in index.search("quokkafish").hits] == [thread_id]
+    assert index.search("zebracorn", hidden=["Projects/Alpha"]).hits == []  # a hidden page hides its talk
+    store.rename("Projects/Alpha", "Projects/Gamma", ALICE)
+    index.catch_up()
+    assert [(h.path, h.thread) for h in index.search("quokkafish").hits] == [("Projects/Gamma", thread_id)]
+    assert "Projects/Alpha#" + thread_id not in index.all_links()  # threads are not pages
+    index.rebuild()
+    assert [(h.path, h.thread) for h in index.search("zebracorn").hits] == [("Projects/Gamma", thread_id)]

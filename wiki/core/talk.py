@@ -280,6 +280,13 @@ class TalkStore:
         self.repo = pages.repo
         pages.talk_moves = self.move_changes
 
+    @classmethod
+    def reading(cls, repo) -> "TalkStore":
+        """Threads of a repository for reading at given revisions (the search indexer's view)."""
+        store = cls.__new__(cls)
+        store.pages, store.repo = None, repo
+        return store
+
     # -- reading -------------------------------------------------------------
     def _thread_folders(self, page: str, rev: str | None) -> tuple[str | None, list[tuple[str, str]]]:
         rev = rev or self.pages.head()

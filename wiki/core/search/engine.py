@@ -50,6 +50,7 @@ class Hit:
     author: str
     date: datetime | None
     tags: tuple[str, ...] = ()
+    thread: str | None = None  # a talk hit: the thread's id on page `path`
 
 
 @dataclass

@@ -18,6 +18,7 @@ import subprocess
 import sys
 import threading
 import time
+from datetime import timezone
 from pathlib import Path
 from typing import Callable, Iterator
 
@@ -28,7 +29,8 @@ from ..diff import diff_texts
 from ..gitrepo import GitRepo
 from ..render import Renderer
 from .engine import PageDoc, Results, RevisionDoc
-from .extract import extract
+from ..talk import TalkNotFound, TalkStore, Thread, page_of_talk_file
+from .extract import PageText, extract, html_to_text
 from .whoosh_engine import WhooshEngine, as_datetime, merge_small_into_one
 
 log = logging.getLogger(__name__)
@@ -61,6 +63,7 @@ class SearchIndex:
         self.repo = repo
         self.renderer = renderer
         self.last_changes = last_changes
+        self.talk = TalkStore.reading(repo)
         self.root = Path(data_dir) / "index"
         self.engine = WhooshEngine(self.root)
 
@@ -88,6 +91,25 @@ class SearchIndex:
         return PageDoc(extract(self.renderer, name, text, blob),
                        change.author.name if change else "", change.author.email if change else "",
                        as_datetime(change.time if change else 0), change.sha if change else head)
+
+    def _thread_doc(self, head: str, page: str, thread_id: str) -> PageDoc | None:
+        """A talk thread as one document, found with its page (path "<page>#<thread>")."""
+        try:
+            thread = self.talk.thread(page, thread_id, head)
+        except (TalkNotFound, names.BadPageName):
+            return None
+        return thread_doc(self.renderer, thread)
+
+    def _thread_docs(self, head: str, files: list[str]) -> tuple[list[PageDoc], list[str]]:
+        """Documents for the threads that files under .talk/ belong to; keys of threads gone."""
+        docs, gone = [], []
+        for page, thread_id in sorted({t for t in map(page_of_talk_file, files) if t}):
+            doc = self._thread_doc(head, page, thread_id) if head else None
+            if doc is None:
+                gone.append(f"{page}#{thread_id}")
+            else:
+                docs.append(doc)
+        return docs, gone
 
     def _revision_docs(self, rev_range: str) -> Iterator[RevisionDoc]:
         for entry in self.repo.log(rev_range, renames=False):
@@ -124,7 +146,8 @@ class SearchIndex:
                     docs.append(doc)
                 if progress and (i % 100 == 0 or i == len(pages)):
                     progress(i, len(pages))
-            count = self.engine.write_pages(writer, docs, (), {"head": head or ""})
+            talk, _ = self._thread_docs(head, [p for p, _ in files if p.startswith(".talk/")])
+            count = self.engine.write_pages(writer, docs + talk, (), {"head": head or ""})
         self.engine.publish("pages", folder)
         return count
 
@@ -194,11 +217,13 @@ class SearchIndex:
         if indexed and not self._exists(indexed):
             self._rebuild_pages(None)
             return
-        docs, removed = [], []
+        docs, removed, talk_files = [], [], []
         if head:
             for change in self.repo.diff_trees(indexed, head):
                 name = names.page_name(change.path)
                 if name is None:
+                    if change.path.startswith(".talk/"):
+                        talk_files += [change.path] + ([change.old_path] if change.old_path else [])
                     continue
                 if change.status == "D" or change.new_blob is None:
                     removed.append(name)
@@ -206,6 +231,9 @@ class SearchIndex:
                     doc = self._page_doc(head, change.path, change.new_blob)
                     if doc is not None:
                         docs.append(doc)
+            talk, gone = self._thread_docs(head, talk_files)
+            docs += talk
+            removed += gone
         else:
             removed = list(self.engine.all_links())
         with _writing(self.engine.open("pages"), timeout=30, _merge=merge_small_into_one) as writer:
@@ -319,3 +347,11 @@ class SearchIndex:
         self._current()
         return self.engine.all_links()
 
+
+def thread_doc(renderer: Renderer, thread: Thread) -> PageDoc:
+    comments = [c for c in thread.comments if not c.deleted]
+    body = "\n".join(html_to_text(renderer.render_comment(c.body, thread.page).html) for c in comments)
+    last = max(thread.comments, key=lambda c: c.edited or c.date)
+    text = PageText(f"{thread.page}#{thread.id}", thread.title, "", thread.quote or "", body, (), frozenset())
+    when = thread.last_activity.astimezone(timezone.utc).replace(tzinfo=None)
+    return PageDoc(text, last.name, "", when, thread.id, source="talk")

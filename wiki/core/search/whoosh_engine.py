@@ -206,7 +206,7 @@ class WhooshEngine:
         t = doc.text
         parts = t.path.split("/")[:-1]
         folders = " ".join(quote("/".join(parts[: i + 1]), safe="") for i in range(len(parts)))
-        return dict(path=t.path, kind="page", source=doc.source, folder=folder_of(t.path), folders=folders,
+        return dict(path=t.path, kind="page" if doc.source == "page" else doc.source, source=doc.source, folder=folder_of(t.path), folders=folders,
                     title=t.title,
                     title_exact=t.title.strip().casefold(),
                     headings=t.headings, lead=t.lead, body=t.body,
@@ -254,8 +254,8 @@ class WhooshEngine:
             return Results(0, [], error="Type a word to search for.")
         # The metadata document and hidden pages are masked out (a one-document mask is cheap;
         # a "kind is page" filter would walk every document after each index change).
-        mask = Or([Term("kind", "meta")] + [Prefix("path", p) if p.endswith("/") else Term("path", p)
-                                            for p in hidden])
+        mask = Or([Term("kind", "meta")] + [q for p in hidden for q in (
+            [Prefix("path", p)] if p.endswith("/") else [Term("path", p), Prefix("path", p + "#")])])
         days = [f for f in filters if isinstance(f, _DayRange)]
         rest = [f for f in filters if not isinstance(f, _DayRange)]
         allow = And(rest) if rest else None
@@ -414,9 +414,11 @@ class WhooshEngine:
     def _hit(name: str, hit, score: float | None = None) -> Hit:
         if name == "pages":
             snippet = hit.highlights("body", top=2) or html.escape(_first_sentence(hit.get("body", "")))
-            return Hit(hit["path"], hit.get("title") or hit["path"], snippet, score if score is not None else hit.score,
-                       hit.get("source", "page"), hit.get("revision"), hit.get("who", ""), hit.get("date"),
-                       tuple(t for t in (hit.get("tags") or "").split(",") if t))
+            source = hit.get("source", "page")
+            path, _, thread = hit["path"].partition("#") if source == "talk" else (hit["path"], "", "")
+            return Hit(path, hit.get("title") or path, snippet, score if score is not None else hit.score,
+                       source, hit.get("revision"), hit.get("who", ""), hit.get("date"),
+                       tuple(t for t in (hit.get("tags") or "").split(",") if t), thread or None)
         snippet = hit.highlights("added", top=2) or hit.highlights("removed", top=2) \
             or hit.highlights("message") or html.escape(_first_sentence(hit.get("added") or hit.get("removed") or ""))
         return Hit(hit["path"], hit["path"], snippet, hit.score, "history", hit.get("revision"),
