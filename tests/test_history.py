@@ -233,3 +233,21 @@ def test_an_empty_repository_has_no_changes_yet(tmp_path):
     assert client.get("/-/recent.atom").status_code == 200
     assert client.get("/-/api/v1/recent").get_json() == []
     assert client.get("/Home").status_code == 404
+
+
+def test_talk_shows_in_recent_changes_history_and_feeds(client, app):
+    from .conftest import ALICE
+    client.put("/-/api/v1/pages/Plans/Q4", json={"markdown": "# Q4\n\nShip it.\n", "message": "plan"})
+    wiki = app.extensions["tacit"]
+    thread_id, result = wiki.talk.start("Plans/Q4", "Ship date", "Is December realistic?", ALICE, "alice")
+    recent = client.get("/-/recent").get_data(as_text=True)
+    assert 'class="tag tag-talk">talk</span>' in recent and thread_id in recent
+    filtered = client.get("/-/recent?folder=Plans").get_data(as_text=True)
+    assert thread_id in filtered  # the folder filter keeps the folder's talk
+    api = client.get("/-/api/v1/recent").get_json()
+    assert api[0]["talk"] == [{"path": "Plans/Q4", "thread": thread_id}] and api[0]["pages"] == []
+    assert "Talk:Plans/Q4" in client.get("/-/recent.atom").get_data(as_text=True)
+    plain = client.get("/-/history/Plans/Q4").get_data(as_text=True)
+    assert "Talk activity" not in plain and "Show talk activity" in plain
+    with_talk = client.get("/-/history/Plans/Q4?talk=1").get_data(as_text=True)
+    assert "Talk activity" in with_talk and "Ship date" in with_talk and result.commit[:8] in with_talk

@@ -15,6 +15,7 @@ from . import names
 from .diff import TextDiff, diff_texts
 from .gitrepo import FileChange, GitRepo, LogEntry, Person, UnknownRevision
 from .lru import LRU
+from .talk import TALK_ROOT, page_of_talk_file, talk_folder
 
 if TYPE_CHECKING:
     from .pages import PageStore, SaveResult
@@ -77,6 +78,7 @@ class Change:
     entry: LogEntry
     pages: tuple[tuple[str, FileChange], ...]  # (page name, change)
     other_files: tuple[str, ...]
+    talk: tuple[tuple[str, str], ...] = ()  # (page name, thread id) of talk files it touched
 
 
 @dataclass(frozen=True)
@@ -280,14 +282,17 @@ class History:
 
     # -- recent changes and commits -------------------------------------------
     def _change(self, entry: LogEntry) -> Change:
-        pages, others = [], []
+        pages, others, talk = [], [], {}
         for change in entry.files:
             name = names.page_name(change.path)
-            if name is None:
+            thread = page_of_talk_file(change.path) if name is None else None
+            if thread is not None:
+                talk[thread] = None
+            elif name is None:
                 others.append(change.path)
             else:
                 pages.append((name, change))
-        return Change(entry, tuple(pages), tuple(others))
+        return Change(entry, tuple(pages), tuple(others), tuple(talk))
 
     def recent(self, cursor: str | None = None, limit: int = PAGE_LIMIT, author: str | None = None,
                folder: str | None = None) -> tuple[list[Change], str | None, str]:
@@ -299,13 +304,21 @@ class History:
         key = (anchor, offset, limit, author, folder)
         cached = self._recent.get(key)
         if cached is None:
-            paths = (folder.rstrip("/") + "/",) if folder else ()
+            paths = (folder.rstrip("/") + "/", f"{TALK_ROOT}/{folder.rstrip('/')}/") if folder else ()
             entries = self.repo.log(anchor, *paths, limit=limit + 1, skip=offset, author=author or None,
                                     renames=True)
             more = len(entries) > limit
             changes = [self._change(e) for e in entries[:limit]]
             cached = self._recent.put(key, (changes, f"{anchor}.{offset + limit}" if more else None, anchor))
         return cached
+
+    def talk_activity(self, page_names: tuple[str, ...] | list[str], limit: int = 50) -> list[Change]:
+        """Commits to the talk threads of a page (under each name it had), newest first."""
+        head = self.repo.head()
+        if head is None or not page_names:
+            return []
+        folders = [talk_folder(n) + "/" for n in page_names]
+        return [self._change(e) for e in self.repo.log(head, *folders, limit=limit, renames=True)]
 
     def commit(self, sha: str) -> Change:
         commit = self.repo.commit(sha)

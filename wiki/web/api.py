@@ -235,14 +235,16 @@ def recent():
     out = []
     for change in changes:
         pages = [(n, f) for n, f in change.pages if readable.can_read(actor, n)]
-        if not pages:
+        talk = [(n, t) for n, t in change.talk if readable.can_read(actor, n)]
+        if not pages and not talk:
             continue
         e = change.entry
-        hidden = len(pages) < len(change.pages)
+        hidden = len(pages) < len(change.pages) or len(talk) < len(change.talk)
         out.append({"revision": e.sha, "author": e.author.name, "email": e.author.email, "date": _iso(e.time),
                     "message": None if hidden else e.message,
                     "pages": [{"path": n, "status": f.status,
-                               "old_path": names.page_name(f.old_path) if f.old_path else None} for n, f in pages]})
+                               "old_path": names.page_name(f.old_path) if f.old_path else None} for n, f in pages],
+                    "talk": [{"path": n, "thread": t} for n, t in talk]})
     return _paged(jsonify(out), next_cursor)
 
 
@@ -280,6 +282,7 @@ def search():
     response = jsonify(total=result.total, suggestion=result.suggestion, reindexing=result.reindexing,
                        results=[{"path": h.path, "title": h.title, "snippet_html": h.snippet_html,
                                  "score": None if h.score == float("inf") else round(h.score, 4),
-                                 "source": h.source, "revision": h.revision} for h in result.hits],
+                                 "source": h.source, "revision": h.revision, "thread": h.thread}
+                                for h in result.hits],
                        next_cursor=str(offset + limit) if offset + limit < result.total else None)
     return response

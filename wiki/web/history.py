@@ -57,7 +57,10 @@ def page_history(page: str | None = None):
     if not result.revisions and not result.total:
         abort(404, f"There is no page named {name}, and there never was.")
     exists = wiki.pages.exists(name)
-    return render_template("history.html", name=name, result=result, exists=exists)
+    with_talk = request.args.get("talk") == "1"
+    talk = wiki.history.talk_activity(result.names or (name,)) if with_talk else []
+    return render_template("history.html", name=name, result=result, exists=exists, with_talk=with_talk,
+                           talk=talk)
 
 
 @_history_route("/-/history", ".atom")
@@ -171,9 +174,10 @@ def _visible_changes(changes: list[Change]) -> list[tuple[Change, list, bool]]:
     shown = []
     for change in changes:
         pages = [(n, f) for n, f in change.pages if can_read(n)]
-        hidden = len(pages) < len(change.pages)
-        if pages or (not change.pages and change.other_files and not hidden):
-            shown.append((change, pages, hidden))
+        talk = [(n, t) for n, t in change.talk if can_read(n)]
+        hidden = len(pages) < len(change.pages) or len(talk) < len(change.talk)
+        if pages or talk or (not change.pages and not change.talk and change.other_files and not hidden):
+            shown.append((change, pages, talk, hidden))
     return shown
 
 
@@ -206,10 +210,11 @@ def recent_feed():
     author, folder = (request.args.get("author") or "").strip() or None, _folder_arg()
     changes, _, _ = wiki.history.recent(None, 30, author, folder)
     entries = []
-    for change, pages, hidden in _visible_changes(changes):
+    for change, pages, talk, hidden in _visible_changes(changes):
         e = change.entry
         diffs = [wiki.history.diff_blobs(f.old_blob, f.new_blob) for _, f in pages]
-        title = ", ".join(n for n, _ in pages) + (f": {e.summary}" if not hidden and e.summary else "")
+        title = ", ".join([n for n, _ in pages] + [f"Talk:{n}" for n, _ in dict.fromkeys(talk)]) \
+            + (f": {e.summary}" if not hidden and e.summary else "")
         entries.append(_feed_entry(
             title=title, commit=e.sha, author=e.author, when=e.time,
             link=url_for("history.commit", sha=e.sha, _external=True),
@@ -229,7 +234,7 @@ def commit(sha: str):
     shown = _visible_changes([change])
     if not shown:
         abort(404, f"{sha} is not a commit of this wiki.")
-    _, pages, hidden = shown[0]
+    _, pages, _, hidden = shown[0]
     diffs = [(n, f, wiki.history.diff_blobs(f.old_blob, f.new_blob)) for n, f in pages]
     return render_template("commit.html", change=change, diffs=diffs, hidden=hidden)
 

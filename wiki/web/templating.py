@@ -29,6 +29,11 @@ def action_url(action: str, name: str, **query: str) -> str:
     return page_url(f"-/{action}/{name}", **query)
 
 
+def talk_url(name: str, thread: str | None = None) -> str:
+    """The talk page of a page, or one of its threads."""
+    return action_url("talk", name, **({"thread": thread} if thread else {}))
+
+
 def reltime(ts: int | float | None) -> str:
     if not ts:
         return ""
@@ -53,6 +58,7 @@ def init_app(app: Flask) -> None:
     app.jinja_env.globals.update(
         page_url=page_url,
         action_url=action_url,
+        talk_url=talk_url,
         folders_of=names.folders_of,
         base_name=names.base_name,
         wiki_name=lambda: app.config["WIKI_NAME"],
