@@ -22,7 +22,7 @@ ADMIN = Person("Ada", "ada@example.org")
 class Case:
     endpoint: str
     method: str
-    kind: str  # open, read, write, create, account, admin
+    kind: str  # open, read, write, create, account, admin, comment, moderate
     ok: tuple[int, ...]
     request: Callable  # (app, counter) -> (url, keyword arguments for the test client)
 
@@ -57,6 +57,24 @@ def fresh_group(app, n: int) -> str:
 
 def fresh_rule(app, n: int) -> int:
     return app.extensions["tacit"].rules.set(f"Matrix/Rule{n}/", "users", None).id
+
+
+def without_rules(app) -> str:
+    """Drop every access rule (a clone needs every page readable; rules made by other cases hide some)."""
+    rules = app.extensions["tacit"].rules
+    for rule in rules.rules():
+        rules.remove(rule.id)
+    return ""
+
+
+def fresh_thread(app, n: int, resolved: bool = False) -> tuple[str, str]:
+    """A fresh page with a thread Ada started: (page, thread id); the opening comment has the thread's id."""
+    name = fresh_page(app, n, "Matrix/Talk")
+    talk = app.extensions["tacit"].talk
+    thread, _ = talk.start(name, "Topic", "Opening words", ADMIN, "Ada")
+    if resolved:
+        talk.set_status(name, thread, "resolved", ADMIN, "Ada", may_change=True)
+    return name, thread
 
 
 CASES = [
@@ -126,6 +144,46 @@ CASES = [
     Case("search.wanted", "GET", "read", (200,), lambda a, n: ("/-/wanted", {})),
     Case("search.orphans", "GET", "read", (200,), lambda a, n: ("/-/orphans", {})),
     Case("api.search", "GET", "read", (200,), lambda a, n: ("/-/api/v1/search?q=welcome", {})),
+    Case("talk.talk", "GET", "read", (200,), lambda a, n: ("/-/talk/Home", {})),
+    Case("talk.talk", "GET", "read", (200,), lambda a, n: ("/-/talk/{0}?thread={1}".format(*fresh_thread(a, n)), {})),
+    Case("talk.talk_by_query", "GET", "read", (200,), lambda a, n: ("/-/talk?page=Home", {})),
+    Case("talk.talk", "POST", "comment", (302,), lambda a, n: (
+        f"/-/talk/{fresh_page(a, n)}", {"data": {"title": "Question", "body": "Why?"}})),
+    Case("talk.talk", "POST", "comment", (302,), lambda a, n: (
+        "/-/talk/{0}?thread={1}".format(*fresh_thread(a, n)), {"data": {"body": "Because."}})),
+    Case("talk.talk_by_query", "POST", "comment", (302,), lambda a, n: (
+        f"/-/talk?page={fresh_page(a, n)}", {"data": {"title": "Question", "body": "Why?"}})),
+    Case("talk.edit_comment", "POST", "admin", (302,), lambda a, n: (  # only Ada (author, admin) may
+        "/-/talk-edit/{0}?thread={1}&comment={1}".format(*fresh_thread(a, n)), {"data": {"body": "Changed"}})),
+    Case("talk.edit_comment_by_query", "POST", "admin", (302,), lambda a, n: (
+        "/-/talk-edit?page={0}&thread={1}&comment={1}".format(*fresh_thread(a, n)), {"data": {"body": "Changed"}})),
+    Case("talk.delete_comment", "POST", "admin", (302,), lambda a, n: (
+        "/-/talk-delete/{0}?thread={1}&comment={1}".format(*fresh_thread(a, n)), {})),
+    Case("talk.delete_comment_by_query", "POST", "admin", (302,), lambda a, n: (
+        "/-/talk-delete?page={0}&thread={1}&comment={1}".format(*fresh_thread(a, n)), {})),
+    Case("talk.set_status", "POST", "moderate", (302,), lambda a, n: (
+        "/-/talk-status/{0}?thread={1}".format(*fresh_thread(a, n)), {"data": {"status": "resolved"}})),
+    Case("talk.set_status_by_query", "POST", "moderate", (302,), lambda a, n: (
+        "/-/talk-status?page={0}&thread={1}".format(*fresh_thread(a, n)), {"data": {"status": "resolved"}})),
+    Case("talk.comment_history", "GET", "read", (200,), lambda a, n: (
+        "/-/talk-history/{0}?thread={1}&comment={1}".format(*fresh_thread(a, n)), {})),
+    Case("talk.comment_history_by_query", "GET", "read", (200,), lambda a, n: (
+        "/-/talk-history?page={0}&thread={1}&comment={1}".format(*fresh_thread(a, n)), {})),
+    Case("api.page_talk", "GET", "read", (200,), lambda a, n: ("/-/api/v1/pages/Home/talk", {})),
+    Case("api.get_thread", "GET", "read", (200,), lambda a, n: (
+        "/-/api/v1/pages/{0}/talk/{1}".format(*fresh_thread(a, n)), {})),
+    Case("api.start_thread", "POST", "comment", (201,), lambda a, n: (
+        f"/-/api/v1/pages/{fresh_page(a, n)}/talk", {"json": {"title": "Question", "body": "Why?"}})),
+    Case("api.add_comment", "POST", "comment", (201,), lambda a, n: (
+        "/-/api/v1/pages/{0}/talk/{1}/comments".format(*fresh_thread(a, n)), {"json": {"body": "Because."}})),
+    Case("api.edit_comment", "PATCH", "admin", (200,), lambda a, n: (
+        "/-/api/v1/pages/{0}/talk/{1}/comments/{1}".format(*fresh_thread(a, n)), {"json": {"body": "Changed"}})),
+    Case("api.delete_comment", "DELETE", "admin", (200,), lambda a, n: (
+        "/-/api/v1/pages/{0}/talk/{1}/comments/{1}".format(*fresh_thread(a, n)), {})),
+    Case("api.resolve_thread", "POST", "moderate", (200,), lambda a, n: (
+        "/-/api/v1/pages/{0}/talk/{1}/resolve".format(*fresh_thread(a, n)), {})),
+    Case("api.reopen_thread", "POST", "moderate", (200,), lambda a, n: (
+        "/-/api/v1/pages/{0}/talk/{1}/reopen".format(*fresh_thread(a, n, resolved=True)), {})),
     Case("auth.login", "GET", "open", (200,), lambda a, n: ("/-/login", {})),
     Case("auth.login", "POST", "open", (401,), lambda a, n: ("/-/login", {"data": {"name": f"x{n}", "password": "wrong-one"}})),
     Case("auth.register", "GET", "open", (200,), lambda a, n: ("/-/register", {})),
@@ -136,6 +194,15 @@ CASES = [
     Case("auth.account", "POST", "account", (400,), lambda a, n: (
         "/-/account", {"data": {"current": "not-the-password", "new": "x" * 10, "new2": "x" * 10}})),
     Case("auth.profile", "GET", "read", (200,), lambda a, n: ("/-/user/Ada", {})),
+    Case("watch.watchlist", "GET", "account", (200,), lambda a, n: ("/-/watchlist", {})),
+    Case("watch.mark_all_seen", "POST", "account", (302,), lambda a, n: ("/-/watchlist/seen", {})),
+    Case("watch.feed_token", "POST", "account", (200,), lambda a, n: ("/-/watchlist/feed", {})),
+    Case("watch.feed", "GET", "open", (200,), lambda a, n: (  # the token is the key, also for feed readers
+        "/-/watchlist.atom?token=" + a.extensions["tacit"].watches.new_feed_token(
+            a.extensions["tacit"].users.by_name("Ada").id), {})),
+    Case("watch.watch", "POST", "account", (302,), lambda a, n: ("/-/watch/Home", {"data": {"action": "watch"}})),
+    Case("watch.watch_by_query", "POST", "account", (302,), lambda a, n: (
+        "/-/watch?page=Home", {"data": {"action": "unwatch"}})),
     Case("admin.index", "GET", "admin", (302,), lambda a, n: ("/-/admin/", {})),
     Case("admin.users", "GET", "admin", (200,), lambda a, n: ("/-/admin/users", {})),
     Case("admin.change_user", "POST", "admin", (302,), lambda a, n: (
@@ -149,6 +216,12 @@ CASES = [
     Case("admin.rules", "POST", "admin", (302,), lambda a, n: (
         "/-/admin/rules", {"data": {"path": f"Matrix/R{n}/", "read": "users", "write": ""}})),
     Case("admin.delete_rule", "POST", "admin", (302,), lambda a, n: (f"/-/admin/rules/{fresh_rule(a, n)}/delete", {})),
+    # git clients authenticate with HTTP Basic, never with the session: see tests/test_git_http.py
+    Case("git.smart_http", "GET", "git-read", (200,),
+         lambda a, n: (without_rules(a) + "/-/wiki.git/info/refs?service=git-upload-pack", {})),
+    Case("git.smart_http", "POST", "git-write", (200,), lambda a, n: (
+        "/-/wiki.git/git-receive-pack", {"data": b"", "headers": {"Content-Type": "application/x-git-receive-pack-request"}})),
+    Case("git.repository_page", "GET", "read", (200,), lambda a, n: ("/-/repository", {})),
 ]
 
 
@@ -156,12 +229,22 @@ def expected(kind: str, actor: str, read: str, write: str) -> str:
     role = actor if actor in ("reader", "editor", "admin") else None  # a disabled user is anonymous again
     if kind == "open":
         return "ok"
+    if kind == "git-read":  # sessions do not count for git: only what anonymous may do
+        return "ok" if read == "anonymous" else "login"
+    if kind == "git-write":
+        return "login"
     if read == "user" and role is None:
         return "login"
     if kind == "read":
         return "ok"
     if kind in ("write", "create"):
         allowed = role == "admin" or write == "anonymous" or (write == "user" and role) \
+            or (write == "editor" and role in ("editor", "admin"))
+        return "ok" if allowed else ("login" if role is None else "forbidden")
+    if kind == "comment":  # talk under WIKI_TALK=user: any account that may read the page
+        return "ok" if role else "login"
+    if kind == "moderate":  # resolve or reopen someone else's thread: the page's editors (and admins)
+        allowed = role == "admin" or (role and write in ("anonymous", "user")) \
             or (write == "editor" and role in ("editor", "admin"))
         return "ok" if allowed else ("login" if role is None else "forbidden")
     if kind == "account":

@@ -9,6 +9,8 @@ from pathlib import Path
 
 import pytest
 
+from wiki.core.db import SCHEMA_HEAD
+
 from .system import ensure_package
 
 
@@ -76,4 +78,4 @@ def test_the_wiki_runs_on_postgresql(postgres_url, tmp_path):
     with wiki.engine.connect() as conn:
         assert conn.dialect.name == "postgresql"
         version = conn.exec_driver_sql("SELECT version_num FROM alembic_version").scalar_one()
-    assert version == "0001"
+    assert version == SCHEMA_HEAD

@@ -11,14 +11,14 @@ from __future__ import annotations
 from datetime import datetime, timezone
 from pathlib import Path
 
-from sqlalchemy import (Boolean, Column, DateTime, ForeignKey, Integer, MetaData, String, Table, Text,
-                        UniqueConstraint, create_engine, event, text)
+from sqlalchemy import (BigInteger, Boolean, Column, DateTime, ForeignKey, Index, Integer, MetaData, String, Table,
+                        Text, UniqueConstraint, create_engine, event, text)
 from sqlalchemy.engine import Engine
 
 from .locks import file_lock
 
 MIGRATIONS = Path(__file__).resolve().parent.parent / "migrations"
-SCHEMA_HEAD = "0001"  # the newest migration; a test checks it against wiki/migrations
+SCHEMA_HEAD = "0002"  # the newest migration; a test checks it against wiki/migrations
 
 metadata = MetaData()
 
@@ -74,6 +74,25 @@ rate_limits = Table(
     Column("key", String(512), primary_key=True),
     Column("count", Integer, nullable=False),
     Column("expires_at", Integer, nullable=False),  # epoch seconds
+)
+
+watches = Table(
+    "watches", metadata,
+    Column("user_id", Integer, ForeignKey("users.id", ondelete="CASCADE"), primary_key=True),
+    Column("page", String(1024), primary_key=True),
+    Column("thread", String(32), primary_key=True),  # "" watches the whole page, else one thread
+    Column("seen_at", Integer, nullable=False),  # epoch seconds: what was committed later is unseen
+    Column("seen_commit", String(40)),  # the head then: bounds the git log that finds what is new
+    Column("stamp", BigInteger, nullable=False),  # nanoseconds of the row's last write (cache fingerprint)
+    Column("created_at", DateTime(timezone=True), nullable=False),
+    Index("ix_watches_page", "page"),
+)
+
+watch_feeds = Table(
+    "watch_feeds", metadata,
+    Column("user_id", Integer, ForeignKey("users.id", ondelete="CASCADE"), primary_key=True),
+    Column("token_hash", String(64), nullable=False, unique=True),  # SHA-256 of the feed token
+    Column("created_at", DateTime(timezone=True), nullable=False),
 )
 
 

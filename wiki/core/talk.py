@@ -142,7 +142,7 @@ def check_file(path: str, data: bytes) -> str | None:
     if names.page_name(page_file) is None:
         return f"{page_file!r} is not a page file name"
     if not _ID.fullmatch(thread):
-        return f"{thread!r} is not a thread id (YYYYMMDD-HHMMSS-xxxxxx)"
+        return f"{thread!r} is not a thread id (YYYYMMDD-HHMMSSmmm-xxxxxx)"
     if not _FILE.fullmatch(file):
         return f"{file!r} is not a comment (<id>.md) or event (<id>.resolved / <id>.reopened) file"
     try:

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import hashlib
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Callable
 from urllib.parse import quote
@@ -15,11 +15,13 @@ from .bootstrap import init_repository
 from .db import database_url, make_engine, migrate
 from .gitrepo import GitRepo, Person
 from .history import History
+from .mail import Mailer, MailSettings
 from .pages import PageStore
 from .render import Renderer
 from .search import SearchIndex
 from .talk import TalkStore
 from .users import UserStore
+from .watch import WatchStore
 
 
 def page_href(prefix: str) -> Callable[[str], str]:
@@ -63,12 +65,17 @@ class Wiki:
     read_policy: str = "anonymous"
     write_policy: str = "editor"
     talk_policy: str = "user"  # who may comment: "user" (anyone logged in who may read) or "editor"
+    mailer: Mailer = field(default_factory=Mailer)  # disabled (sends nothing) without an SMTP host
+    watches: WatchStore = field(init=False)
+
+    def __post_init__(self) -> None:
+        self.watches = WatchStore(self.engine, self.repo, self.users, self.talk, self.policy, self.mailer)
 
     @classmethod
     def open(cls, repo_path: str | Path, data_dir: str | Path, anonymous: Person,
              url_prefix: str = "", branch: str | None = None, database: str | None = None,
              read_policy: str = "anonymous", write_policy: str = "editor", build_search: bool = True,
-             talk_policy: str = "user") -> "Wiki":
+             talk_policy: str = "user", mail: MailSettings | None = None) -> "Wiki":
         Policy(read_policy, write_policy)  # refuse a bad setting at start-up, not on the first request
         if talk_policy not in ("user", "editor"):
             raise ValueError(f"WIKI_TALK must be user or editor, not {talk_policy!r}")
@@ -86,7 +93,8 @@ class Wiki:
         if build_search:
             search.ensure_built()
         return cls(repo, pages, renderer, anonymous, engine, UserStore(engine), RuleStore(engine),
-                   History(repo), search, TalkStore(pages), read_policy, write_policy, talk_policy)
+                   History(repo), search, TalkStore(pages), read_policy, write_policy, talk_policy,
+                   mailer=Mailer(mail))
 
     def policy(self) -> Policy:
         """The site policy with the current rules (cached for a second per process)."""

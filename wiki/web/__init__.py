@@ -6,6 +6,7 @@ from flask import Flask, current_app
 from flask_wtf.csrf import CSRFProtect
 
 from ..core.gitrepo import Person
+from ..core.mail import MailSettings
 from ..core.wiki import Wiki
 
 csrf = CSRFProtect()
@@ -18,11 +19,13 @@ def init_app(app: Flask) -> None:
     wiki = Wiki.open(config["WIKI_REPO"], config["WIKI_DATA"], anonymous, url_prefix=prefix,
                      branch=config.get("WIKI_BRANCH"), database=config.get("WIKI_DATABASE_URL"),
                      read_policy=config["WIKI_READ"], write_policy=config["WIKI_WRITE"],
-                     talk_policy=config["WIKI_TALK"])
+                     talk_policy=config["WIKI_TALK"], mail=MailSettings.from_config(config))
     app.extensions["tacit"] = wiki
     csrf.init_app(app)
 
-    from . import access, admin, api, auth, errors, history, pages, protection, ratelimit, search, templating
+    from . import access, admin, api, gitserve, auth, errors, history, pages, protection, ratelimit, search, talk, \
+        templating
+    from . import watch
     from .viewcache import ViewCache
 
     app.extensions["tacit.views"] = ViewCache()
@@ -33,9 +36,12 @@ def init_app(app: Flask) -> None:
     auth.init_app(app)
     access.init_app(app)
     app.register_blueprint(admin.bp)
+    app.register_blueprint(gitserve.bp)
     app.register_blueprint(api.bp)
     history.init_app(app)
     search.init_app(app)
+    talk.init_app(app)
+    watch.init_app(app)
     app.register_blueprint(pages.bp)
 
 

@@ -17,7 +17,8 @@ from ..core.gitrepo import Change, UnknownRevision
 from ..core.history import BadCursor
 from ..core.pages import Conflict, PageNotFound
 from . import get_wiki
-from .access import current_actor, current_author, ensure_write, policy
+from . import talk
+from .access import can_write, current_actor, current_author, ensure_write, policy
 from .errors import error_response
 from .routing import page_name
 
@@ -286,3 +287,87 @@ def search():
                                 for h in result.hits],
                        next_cursor=str(offset + limit) if offset + limit < result.total else None)
     return response
+
+
+# -- talk ------------------------------------------------------------------------------
+# The same rules as the talk pages (web/talk.py): reading follows the page; writing needs
+# an account that may comment; BadTalk is 400, NotAllowed 403, an unknown thread or
+# comment 404 (handlers in web/talk.py).
+
+@bp.get("/pages/<path:page>/talk")
+def page_talk(page: str):
+    name = talk.talk_page(page)
+    return jsonify(page=name, exists=get_wiki().pages.exists(name), threads=talk.threads_json(name))
+
+
+@bp.post("/pages/<path:page>/talk")
+def start_thread(page: str):
+    name = talk.talk_page(page)
+    talk.ensure_comment(name)
+    body = _json_body()
+    title, text = _string(body, "title", required=True), _string(body, "body", required=True)
+    quote, revision = _string(body, "quote"), _string(body, "revision")
+    thread_id = talk.start_thread(name, title, text, quote or None, revision or None)
+    return _thread(name, thread_id), 201
+
+
+@bp.get("/pages/<path:page>/talk/<thread>")
+def get_thread(page: str, thread: str):
+    name = talk.talk_page(page)
+    return _thread(name, thread)
+
+
+def _thread(name: str, thread_id: str):
+    t = get_wiki().talk.thread(name, thread_id)
+    return jsonify(talk.thread_json(t, talk.page_text(name) if t.quote else None))
+
+
+def _comment(name: str, thread_id: str, comment_id: str, status: int = 200):
+    t = get_wiki().talk.thread(name, thread_id)
+    t.tree()  # fills in replies
+    return jsonify(thread=t.id, status=t.status, **talk.comment_json(name, t.comment(comment_id))), status
+
+
+@bp.post("/pages/<path:page>/talk/<thread>/comments")
+def add_comment(page: str, thread: str):
+    name = talk.talk_page(page)
+    talk.ensure_comment(name)
+    body = _json_body()
+    text, reply_to = _string(body, "body", required=True), _string(body, "reply_to")
+    comment_id = talk.post_reply(name, get_wiki().talk.thread(name, thread), text, reply_to or None)
+    return _comment(name, thread, comment_id, 201)
+
+
+@bp.patch("/pages/<path:page>/talk/<thread>/comments/<comment>")
+def edit_comment(page: str, thread: str, comment: str):
+    name = talk.talk_page(page)
+    talk.ensure_comment(name)
+    text = _string(_json_body(), "body", required=True)
+    get_wiki().talk.edit(name, thread, comment, text, current_author(), current_actor().name, talk.may_moderate())
+    return _comment(name, thread, comment)
+
+
+@bp.delete("/pages/<path:page>/talk/<thread>/comments/<comment>")
+def delete_comment(page: str, thread: str, comment: str):
+    name = talk.talk_page(page)
+    talk.ensure_logged_in()
+    get_wiki().talk.delete(name, thread, comment, current_author(), current_actor().name, talk.may_moderate())
+    return _comment(name, thread, comment)
+
+
+@bp.post("/pages/<path:page>/talk/<thread>/resolve")
+def resolve_thread(page: str, thread: str):
+    return _set_status(page, thread, "resolved")
+
+
+@bp.post("/pages/<path:page>/talk/<thread>/reopen")
+def reopen_thread(page: str, thread: str):
+    return _set_status(page, thread, "reopened")
+
+
+def _set_status(page: str, thread: str, kind: str):
+    name = talk.talk_page(page)
+    talk.ensure_logged_in()
+    get_wiki().talk.set_status(name, thread, kind, current_author(), current_actor().name,
+                               may_change=can_write(name))
+    return _thread(name, thread)

@@ -17,6 +17,7 @@ from .routing import page_arg, page_name
 from .templating import page_url
 from . import routing
 from .viewcache import as_html, cached_view
+from .watch import auto_watch
 
 bp = Blueprint("pages", __name__)
 
@@ -181,6 +182,7 @@ def _save(name: str, section: int | None):
         result = wiki.pages.save(name, text, current_author(), message, base)
     except Conflict as conflict:
         return _conflict_page(name, conflict, text, message)
+    auto_watch(name)
     flash(_STATUS_MESSAGES[result.status], "merged" if result.merged else "ok")
     return redirect(page_url(name))
 
@@ -221,6 +223,7 @@ def new():
                  if conflict.reason == "case" else f"A page named {name} already exists.")
         return render_template("new.html", name=raw_name, text=text, message=message, error=error,
                                existing=conflict.other or name), 409
+    auto_watch(name)
     flash(_STATUS_MESSAGES["created"], "ok")
     return redirect(page_url(name))
 
@@ -259,6 +262,7 @@ def rename(page: str | None = None):
         }
         return render_template("rename.html", page=found, new_name=new_name, message=message,
                                error=errors.get(conflict.reason, "The page could not be renamed.")), 409
+    auto_watch(result.name, renamed_from=name)
     linking = [p for p in wiki.search.links_to(name) if can_read(p)]
     flash(f"Renamed {name} to {result.name}. The old name redirects here"
           + (f"; {len(linking)} page{'s' if len(linking) != 1 else ''} still link to the old name: "

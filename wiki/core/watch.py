@@ -1,0 +1,455 @@
+"""Watching pages and threads: who follows what, what changed since they last looked, who is told.
+
+A watch is a row of the ``watches`` table: a user and a page (``thread`` empty: the page, its
+edits and all its talk) or a user, a page and one thread. Each row remembers when its user last
+looked (``seen_at``) and the branch head at that moment (``seen_commit``). Everything else is read
+from git, the source of truth: page edits are the commits that touch ``<page>.md``, talk is the
+commits that touch ``.talk/<page>.md/`` (one thread: ``.talk/<page>.md/<thread>/``). One
+``git log`` over all the paths a user watches, from the head back to the oldest ``seen_commit``,
+finds everything new; a commit is unseen for a row when it is newer than the row's ``seen_at``
+(in the same second: when ``seen_commit`` does not contain it) and not the user's own. Commit
+times are author times: a commit pushed later with an older date than one's last look is missed.
+
+That answer is cached per process for (user, branch head, the user's watch state). The state is
+``count(*)`` and ``max(stamp)`` of the user's rows, one indexed query: every write sets the row's
+``stamp`` to the current time in nanoseconds, so any watch, unwatch or "seen" changes it. A page
+view therefore costs one small query and a dictionary lookup, and git is asked again only when
+the head or the user's watches moved.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import secrets
+import time
+from dataclasses import dataclass, replace
+from datetime import datetime, timezone
+from typing import Callable, Iterable
+
+from sqlalchemy import delete, func, insert, select, update
+from sqlalchemy.engine import Connection, Engine
+from sqlalchemy.exc import IntegrityError
+
+from . import names
+from .access import Actor, Policy
+from .db import now, watch_feeds, watches
+from .gitrepo import GitError, GitRepo, LogEntry, Person
+from .lru import LRU
+from .mail import Mailer
+from .talk import BadTalk, TalkNotFound, TalkStore, mentions, page_of_talk_file, parse_file, talk_folder
+from .users import User, UserStore
+
+MAX_ENTRIES = 1000  # commits read per computation; older unseen ones are summarized as "more"
+MAX_MENTIONS = 20  # users notified by one comment, at most
+FEED_PREFIX = "feed_"
+
+
+@dataclass(frozen=True)
+class Who:
+    """The user a question is about: id for the rows, e-mail and name to recognize own commits."""
+
+    id: int
+    name: str
+    email: str
+
+    @classmethod
+    def of(cls, user: "User | Actor | Who") -> "Who":
+        if isinstance(user, Who):
+            return user
+        uid = user.user_id if isinstance(user, Actor) else user.id
+        if uid is None:
+            raise ValueError("anonymous visitors have no watchlist")
+        return cls(uid, user.name, user.email)
+
+
+@dataclass(frozen=True)
+class Watch:
+    page: str
+    thread: str | None  # None: the whole page
+    seen_at: int
+    seen_commit: str | None
+    created_at: datetime
+
+
+@dataclass(frozen=True)
+class Item:
+    """One unseen commit of a watched page: an edit of the page or a change in its talk."""
+
+    sha: str
+    parent: str | None
+    author: Person
+    time: int
+    summary: str
+    kind: str  # "edit" or "talk"
+    status: str  # edits: A created, M changed, D deleted; talk: thread, comment, changed, resolved, reopened
+    path: str  # the page file, or the talk file
+    old_blob: str | None
+    new_blob: str | None
+    thread: str | None = None
+    comment: str | None = None  # the comment (or event) id, for an anchor
+    mentions_you: bool = False
+
+
+@dataclass(frozen=True)
+class PageActivity:
+    page: str
+    items: tuple[Item, ...]  # newest first
+
+    @property
+    def latest(self) -> int:
+        return max(i.time for i in self.items)
+
+    @property
+    def edits(self) -> tuple[Item, ...]:
+        return tuple(i for i in self.items if i.kind == "edit")
+
+    @property
+    def talk(self) -> tuple[Item, ...]:
+        return tuple(i for i in self.items if i.kind == "talk")
+
+    @property
+    def since(self) -> str | None:
+        """The commit before the oldest unseen edit: a diff from there shows everything new."""
+        edits = self.edits
+        return edits[-1].parent if edits else None
+
+
+@dataclass(frozen=True)
+class Activity:
+    """A user's watchlist at one head: what is unseen per page, and what is watched."""
+
+    pages: tuple[PageActivity, ...]  # newest activity first
+    watched: frozenset[str]  # pages watched as a whole
+    threads: frozenset[tuple[str, str]]  # (page, thread) watched one by one
+    truncated: bool = False  # more than MAX_ENTRIES commits: the oldest were not read
+
+    def get(self, page: str) -> PageActivity | None:
+        return next((p for p in self.pages if p.page == page), None)
+
+    def without(self, page: str) -> "Activity":
+        return replace(self, pages=tuple(p for p in self.pages if p.page != page))
+
+    def items(self) -> list[tuple[str, Item]]:
+        """Every unseen item, newest first, with its page."""
+        flat = [(p.page, i) for p in self.pages for i in p.items]
+        flat.sort(key=lambda pi: pi[1].time, reverse=True)
+        return flat
+
+
+class WatchStore:
+    """Watches in SQL, activity from git, notifications by mail (when the mailer is enabled)."""
+
+    def __init__(self, engine: Engine, repo: GitRepo, users: UserStore, talk: TalkStore | None = None,
+                 policy: Callable[[], Policy] | None = None, mailer: Mailer | None = None) -> None:
+        self.engine = engine
+        self.repo = repo
+        self.users = users
+        self.talk = talk
+        self.policy = policy
+        self.mailer = mailer or Mailer()
+        self._activity = LRU(1024)
+
+    # -- rows ----------------------------------------------------------------
+    def watches(self, user: "User | Actor | Who | int") -> list[Watch]:
+        uid = user if isinstance(user, int) else Who.of(user).id
+        with self.engine.connect() as conn:
+            rows = conn.execute(select(watches).where(watches.c.user_id == uid)
+                                .order_by(watches.c.page, watches.c.thread))
+            return [Watch(r.page, r.thread or None, r.seen_at, r.seen_commit, r.created_at) for r in rows]
+
+    def is_watching(self, user_id: int, page: str, thread: str | None = None) -> bool:
+        with self.engine.connect() as conn:
+            return conn.execute(select(watches.c.page).where(
+                watches.c.user_id == user_id, watches.c.page == page, watches.c.thread == (thread or ""))
+            ).first() is not None
+
+    def state(self, user_id: int) -> tuple[int, int]:
+        """(count, newest stamp) of the user's rows: changes with every write to them."""
+        with self.engine.connect() as conn:
+            count, stamp = conn.execute(select(func.count(), func.max(watches.c.stamp))
+                                        .where(watches.c.user_id == user_id)).one()
+        return count, stamp or 0
+
+    def watch(self, user_id: int, page: str, thread: str | None = None) -> bool:
+        """Start watching (from now on: nothing older shows as new); False if already watching."""
+        page = names.check_name(page)
+        return self._insert(user_id, page, thread, int(time.time()), self.repo.head())
+
+    def unwatch(self, user_id: int, page: str, thread: str | None = None) -> bool:
+        """Stop watching the page (thread None: the page row and its thread rows) or one thread."""
+        query = delete(watches).where(watches.c.user_id == user_id, watches.c.page == page)
+        if thread:
+            query = query.where(watches.c.thread == thread)
+        with self.engine.begin() as conn:
+            return conn.execute(query).rowcount > 0
+
+    def _insert(self, user_id: int, page: str, thread: str | None, seen_at: int, seen_commit: str | None) -> bool:
+        try:
+            with self.engine.begin() as conn:
+                if self._row(conn, user_id, page, thread) is not None:
+                    return False
+                conn.execute(insert(watches).values(
+                    user_id=user_id, page=page, thread=thread or "", seen_at=seen_at, seen_commit=seen_commit,
+                    stamp=time.time_ns(), created_at=now()))
+            return True
+        except IntegrityError:  # another request added it meanwhile
+            return False
+
+    @staticmethod
+    def _row(conn: Connection, user_id: int, page: str, thread: str | None):
+        return conn.execute(select(watches).where(watches.c.user_id == user_id, watches.c.page == page,
+                                                  watches.c.thread == (thread or ""))).first()
+
+    # -- seen ----------------------------------------------------------------
+    def mark_seen(self, user_id: int, page: str | None = None, upto: int = 0, head: str | None = None) -> int:
+        """Everything committed until now (or until `upto`, if later: clocks differ) counts as seen,
+        for one page or (page None) all; one UPDATE. Returns the rows changed."""
+        query = update(watches).where(watches.c.user_id == user_id)
+        if page is not None:
+            query = query.where(watches.c.page == page)
+        values = dict(seen_at=max(int(time.time()), upto), seen_commit=head or self.repo.head(),
+                      stamp=time.time_ns())
+        with self.engine.begin() as conn:
+            return conn.execute(query.values(**values)).rowcount
+
+    def mark_all_seen(self, user: "User | Actor | Who") -> int:
+        """Everything the user's watchlist shows now counts as seen (the "mark all as seen" button)."""
+        who = Who.of(user)
+        head = self.repo.head()
+        latest = max((p.latest for p in self.activity(who, head).pages), default=0)
+        return self.mark_seen(who.id, upto=latest, head=head)
+
+    def looked_at(self, user: "User | Actor | Who", page: str, head: str | None = None) -> bool:
+        """The user viewed the page: mark it seen, with one write, only when something was unseen."""
+        who = Who.of(user)
+        head = head or self.repo.head()
+        current = self.activity(who, head)
+        found = current.get(page)
+        if found is None:
+            return False
+        self.mark_seen(who.id, page, found.latest, head)
+        # the answer for the new state is known: the same minus this page; git is not asked again
+        self._activity.put((who, head, self.state(who.id)), current.without(page))
+        return True
+
+    # -- what is new ---------------------------------------------------------
+    def activity(self, user: "User | Actor | Who", head: str | None = None) -> Activity:
+        """What the user has not seen yet, per watched page; cached per (user, head, watch state)."""
+        who = Who.of(user)
+        head = head or self.repo.head()
+        key = (who, head, self.state(who.id))
+        cached = self._activity.get(key)
+        if cached is None:
+            cached = self._activity.put(key, self._compute(who, self.watches(who.id), head))
+        return cached
+
+    def unread_count(self, user: "User | Actor | Who", readable: Callable[[str], bool] = lambda _: True) -> int:
+        """Watched pages (that the user may read) with something unseen."""
+        return sum(1 for p in self.activity(user).pages if readable(p.page))
+
+    def _compute(self, who: Who, rows: list[Watch], head: str | None) -> Activity:
+        pages = {r.page: r for r in rows if r.thread is None}
+        threads = {(r.page, r.thread): r for r in rows if r.thread}
+        activity = Activity((), frozenset(pages), frozenset(threads))
+        if not rows or head is None:
+            return activity
+        paths: list[str] = []
+        for page in pages:
+            paths += [names.page_file(page), talk_folder(page) + "/"]
+        paths += [f"{talk_folder(p)}/{t}/" for p, t in threads if p not in pages]
+        oldest = min(rows, key=lambda r: r.seen_at)
+        entries = None
+        if oldest.seen_commit:
+            try:
+                entries = self.repo.log(f"{oldest.seen_commit}..{head}", *paths, limit=MAX_ENTRIES)
+            except GitError:  # that commit is gone (a rewritten branch): read back from the head
+                entries = None
+        if entries is None:
+            entries = self.repo.log(head, *paths, limit=MAX_ENTRIES)
+        found: dict[str, list[Item]] = {}
+        for entry in entries:
+            if _same_person(entry.author, who):
+                continue
+            for page, item in self._items(entry, pages, threads, who):
+                found.setdefault(page, []).append(item)
+        result = [PageActivity(page, tuple(items)) for page, items in found.items()]
+        result.sort(key=lambda p: p.latest, reverse=True)
+        return replace(activity, pages=tuple(result), truncated=len(entries) >= MAX_ENTRIES)
+
+    def _items(self, entry: LogEntry, pages: dict[str, Watch], threads: dict[tuple[str, str], Watch],
+               who: Who) -> Iterable[tuple[str, Item]]:
+        """The unseen items one commit makes, one per watched page it touches."""
+        edits: dict[str, Item] = {}
+        talk: dict[str, Item] = {}
+        parent = entry.parents[0] if entry.parents else None
+        for change in entry.files:
+            page = names.page_name(change.path)
+            if page is not None and not change.path.startswith("."):
+                row = pages.get(page)
+                if row is not None and page not in edits and self._unseen(entry, row):
+                    edits[page] = Item(entry.sha, parent, entry.author, entry.time, entry.summary, "edit",
+                                       change.status, change.path, change.old_blob, change.new_blob)
+                continue
+            where = page_of_talk_file(change.path)
+            if where is None or where[0] in talk:
+                continue
+            page, thread = where
+            rows = [r for r in (pages.get(page), threads.get((page, thread))) if r is not None]
+            if not any(self._unseen(entry, r) for r in rows):
+                continue
+            comment, _, suffix = change.path.rsplit("/", 1)[-1].rpartition(".")  # <id>.md, <id>.resolved
+            comment = comment or None
+            if suffix == "md":
+                status = ("thread" if comment == thread else "comment") if change.status == "A" else "changed"
+            else:
+                status = suffix or "changed"
+            talk[page] = Item(entry.sha, parent, entry.author, entry.time, entry.summary, "talk", status,
+                              change.path, change.old_blob, change.new_blob, thread, comment,
+                              mentions_you=suffix == "md" and self._mentions(change.new_blob, who.name))
+        for page, item in edits.items():
+            yield page, item  # a commit that changed the page (a rename moves its talk too) is an edit
+        for page, item in talk.items():
+            if page not in edits:
+                yield page, item
+
+    def _unseen(self, entry: LogEntry, row: Watch) -> bool:
+        """Newer than the row's look; a commit of that very second is seen if the head then had it."""
+        if entry.time != row.seen_at:
+            return entry.time > row.seen_at
+        return not row.seen_commit or not (entry.sha == row.seen_commit
+                                           or self.repo.is_ancestor(entry.sha, row.seen_commit))
+
+    def _mentions(self, blob: str | None, name: str) -> bool:
+        if not blob:
+            return False
+        try:
+            _, body = parse_file(self.repo.read_blob(blob))
+        except (BadTalk, GitError):
+            return False
+        return name.casefold() in (m.casefold() for m in mentions(body))
+
+    # -- automatic watching ----------------------------------------------------
+    def after_edit(self, user_id: int, page: str) -> None:
+        """Whoever edits (creates, renames) a page watches it, and has seen it as they left it."""
+        if not self.watch(user_id, page):
+            self.mark_seen(user_id, page)
+
+    def renamed(self, old: str, new: str) -> int:
+        """Watches follow a renamed page (the threads move with it, so thread rows do too)."""
+        with self.engine.begin() as conn:
+            moving = conn.execute(select(watches.c.user_id, watches.c.thread).where(watches.c.page == old)).all()
+            for user_id, thread in moving:  # already watching the new name: keep that row
+                if self._row(conn, user_id, new, thread) is not None:
+                    conn.execute(delete(watches).where(watches.c.user_id == user_id, watches.c.page == old,
+                                                       watches.c.thread == thread))
+            conn.execute(update(watches).where(watches.c.page == old).values(page=new, stamp=time.time_ns()))
+        return len(moving)
+
+    def after_comment(self, user: "User | Actor", page: str, thread_id: str, comment_body: str,
+                      reply_to_author: str | None = None, commit: str | None = None,
+                      link: str | None = None) -> list[str]:
+        """After a comment: the commenter watches the page and the thread; users @mentioned in it and
+        the author of the comment replied to get the thread on their watchlist with this comment
+        unseen, and a mail when mail is configured. Returns the names of the users notified.
+
+        `commit` is the comment's commit (SaveResult.commit); `link` the thread's absolute URL for
+        the mail. Users who may not read the page are not told anything.
+        """
+        who = Who.of(user)
+        self.watch(who.id, page)
+        self.watch(who.id, page, thread_id)
+        reasons: dict[str, tuple[User, str]] = {}
+        for name in mentions(comment_body)[:MAX_MENTIONS]:
+            target = self.users.by_name(name)
+            if target is not None:
+                reasons.setdefault(target.name, (target, "mentioned you"))
+        if reply_to_author:
+            target = self.users.by_name(reply_to_author)
+            if target is not None:
+                reasons.setdefault(target.name, (target, "replied to your comment"))
+        told = []
+        before = None
+        for target, reason in reasons.values():
+            if target.id == who.id or not target.active or not self._may_read(target, page):
+                continue
+            before = before or self._before(page, thread_id, commit)
+            self._notify(target.id, page, thread_id, *before)
+            self._mail(target, who, reason, page, thread_id, comment_body, link)
+            told.append(target.name)
+        return told
+
+    def _may_read(self, user: User, page: str) -> bool:
+        if self.policy is None:
+            return True
+        return self.policy().can_read(Actor(user.id, user.name, user.email, user.role, user.groups), page)
+
+    def _before(self, page: str, thread_id: str, commit: str | None) -> tuple[int, str | None]:
+        """A seen state just before the comment: (its time - 1, its parent)."""
+        if commit is None:  # not given: the thread's newest commit is the comment (or a later one)
+            head = self.repo.head()
+            found = self.repo.log(head, f"{talk_folder(page)}/{thread_id}/", limit=1) if head else []
+            commit = found[0].sha if found else None
+        if commit is None:
+            return int(time.time()) - 1, None
+        c = self.repo.commit(commit)
+        return c.time - 1, (c.parents[0] if c.parents else None)
+
+    def _notify(self, user_id: int, page: str, thread: str, seen_at: int, seen_commit: str | None) -> None:
+        """Make sure the thread is watched with the comment unseen (an older seen state is kept)."""
+        if self._insert(user_id, page, thread, seen_at, seen_commit):
+            return
+        with self.engine.begin() as conn:
+            conn.execute(update(watches).where(
+                watches.c.user_id == user_id, watches.c.page == page, watches.c.thread == thread,
+                watches.c.seen_at > seen_at).values(seen_at=seen_at, seen_commit=seen_commit, stamp=time.time_ns()))
+
+    def _mail(self, target: User, who: Who, reason: str, page: str, thread_id: str, body: str,
+              link: str | None) -> None:
+        if not self.mailer.enabled or not target.email:
+            return
+        title = ""
+        if self.talk is not None:
+            try:
+                title = self.talk.thread(page, thread_id).title
+            except (TalkNotFound, BadTalk, GitError):
+                title = ""
+        quoted = "\n".join("> " + line for line in body.strip()[:4000].splitlines())
+        where = f'the thread "{title}" on {page}' if title else f"a thread on {page}"
+        text = f"{who.name} {reason} in {where}:\n\n{quoted}\n"
+        if link:
+            text += f"\nReply or read the thread: {link}\n"
+        text += ("\nYou get this mail because someone mentioned you or answered your comment. "
+                 "The thread is on your watchlist.\n")
+        self.mailer.send(target.email, f"{who.name} {reason} on {page}", text)
+
+    # -- the private feed ------------------------------------------------------
+    def new_feed_token(self, user_id: int) -> str:
+        """A new read-only feed token (the old one stops working); only its hash is kept."""
+        secret = FEED_PREFIX + secrets.token_urlsafe(32)
+        with self.engine.begin() as conn:
+            conn.execute(delete(watch_feeds).where(watch_feeds.c.user_id == user_id))
+            conn.execute(insert(watch_feeds).values(user_id=user_id, token_hash=_hash(secret), created_at=now()))
+        return secret
+
+    def feed_created(self, user_id: int) -> datetime | None:
+        with self.engine.connect() as conn:
+            when = conn.execute(select(watch_feeds.c.created_at).where(watch_feeds.c.user_id == user_id)).scalar()
+        return when.replace(tzinfo=timezone.utc) if when is not None and when.tzinfo is None else when  # SQLite
+
+    def feed_user(self, secret: str) -> User | None:
+        """The active user a feed token belongs to, or None."""
+        if not secret or not secret.startswith(FEED_PREFIX) or len(secret) > 200:
+            return None
+        with self.engine.connect() as conn:
+            user_id = conn.execute(select(watch_feeds.c.user_id)
+                                   .where(watch_feeds.c.token_hash == _hash(secret))).scalar()
+        user = self.users.get(user_id) if user_id is not None else None
+        return user if user is not None and user.active else None
+
+
+def _same_person(author: Person, who: Who) -> bool:
+    return author.email.casefold() == who.email.casefold() if author.email and who.email else author.name == who.name
+
+
+def _hash(secret: str) -> str:
+    return hashlib.sha256(secret.encode("utf-8")).hexdigest()
