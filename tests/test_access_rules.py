@@ -114,6 +114,9 @@ def test_every_state_changing_form_needs_a_csrf_token(tmp_path):
     for n, case in enumerate(CASES):
         if case.method == "GET":
             continue
+        if case.endpoint == "git.smart_http":  # git's own content type and HTTP Basic; a form cannot send it
+            assert client.post("/-/wiki.git/git-receive-pack", data={"x": "1"}).status_code in (400, 415)
+            continue
         if case.request is None:
             url, kwargs = "/-/logout", {}
         else:

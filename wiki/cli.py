@@ -35,8 +35,10 @@ def init(repo_path: str | None) -> None:
 @click.option("--port", default=5000, show_default=True, type=click.IntRange(1, 65535))
 @click.option("--workers", default=None, type=click.IntRange(1, 64),
               help="Worker processes (default: 2 per CPU, at least 2).")
+@click.option("--threads", default=1, show_default=True, type=click.IntRange(1, 64),
+              help="Threads per worker (more than 1 uses gunicorn's gthread workers).")
 @click.option("--dev", is_flag=True, help="Use Flask's development server with reloading (never in production).")
-def serve(host: str, port: int, workers: int | None, dev: bool) -> None:
+def serve(host: str, port: int, workers: int | None, threads: int, dev: bool) -> None:
     """Serve the wiki with gunicorn (several worker processes)."""
     settings = load_config()
     _open_repository(settings)
@@ -48,7 +50,8 @@ def serve(host: str, port: int, workers: int | None, dev: bool) -> None:
     workers = workers or max(2, 2 * (os.cpu_count() or 1))
     click.echo(f"Serving {settings['WIKI_NAME']} at http://{host}:{port}/ "
                f"({workers} workers; repository {settings['WIKI_REPO']})")
-    _Gunicorn({"bind": f"{host}:{port}", "workers": workers, "worker_class": "sync",
+    _Gunicorn({"bind": f"{host}:{port}", "workers": workers, "threads": threads,
+               "worker_class": "gthread" if threads > 1 else "sync",
                "accesslog": "-", "timeout": 60, "graceful_timeout": 10}).run()
 
 
@@ -152,6 +155,59 @@ def search(query: tuple[str, ...], history: bool, limit: int) -> None:
         click.echo(click.style(f"{hit.path}{where}", bold=True) + (f"  ({hit.title})" if hit.title != hit.path else ""))
         snippet = html.unescape(re.sub(r"</?mark[^>]*>", "", hit.snippet_html)).replace("\n", " ")
         click.echo("    " + snippet[:200])
+
+
+@main.command()
+@click.option("--repair", is_flag=True, help="Clear stale locks and temporary files, bring the indexes in step.")
+def check(repair: bool) -> None:
+    """Verify the repository (git fsck), lock files, talk files and the search indexes."""
+    from .core.check import check_wiki
+
+    wiki = _wiki(build_search=False)
+    findings = check_wiki(wiki, repair)
+    for f in findings:
+        mark = "repaired" if f.repaired else "PROBLEM"
+        click.echo(f"{mark:>8}  {f.area}: {f.problem}")
+    left = [f for f in findings if not f.repaired]
+    if not findings:
+        click.echo(f"All good: the repository is sound at {str(wiki.repo.head())[:12]}, "
+                   "and the search indexes are in step.")
+    elif left:
+        hint = "" if repair else " (--repair fixes locks, temporary files and indexes)"
+        raise click.ClickException(f"{len(left)} problem{'s' if len(left) != 1 else ''} left{hint}.")
+
+
+@main.command()
+@click.argument("dest", type=click.Path(file_okay=False))
+def backup(dest: str) -> None:
+    """Write a backup folder: a git bundle of everything and the accounts database."""
+    from .core.backup import BackupError, backup as make_backup
+
+    wiki = _wiki(build_search=False)
+    try:
+        manifest = make_backup(wiki.repo, wiki.engine, dest)
+    except BackupError as e:
+        raise click.ClickException(str(e)) from None
+    rows = ", ".join(f"{n} {t}" for t, n in manifest["rows"].items() if n)
+    click.echo(f"Backed up {manifest['branch']} at {manifest['head'][:12]} and {rows or 'no rows'} to {dest}.")
+
+
+@main.command()
+@click.argument("src", type=click.Path(file_okay=False, exists=True))
+@click.option("--force", is_flag=True, help="Load the database rows even though WIKI_REPO already exists.")
+def restore(src: str, force: bool) -> None:
+    """Bring a backup back: the repository into WIKI_REPO (must be new), the rows into the database."""
+    from .core.backup import BackupError, restore as load_backup
+    from .core.wiki import open_database
+
+    settings = load_config()
+    engine = open_database(settings["WIKI_DATA"], settings.get("WIKI_DATABASE_URL"))
+    try:
+        manifest = load_backup(src, settings["WIKI_REPO"], engine, force)
+    except BackupError as e:
+        raise click.ClickException(str(e)) from None
+    click.echo(f"Restored {manifest['branch']} at {manifest['head'][:12]} into {settings['WIKI_REPO']}; "
+               "the search index is rebuilt on first start.")
 
 
 @main.group()

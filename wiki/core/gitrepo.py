@@ -15,6 +15,7 @@ on a render-cache miss, one ``cat-file`` round trip to a persistent process.
 from __future__ import annotations
 
 import contextlib
+import errno
 import hashlib
 import os
 import re
@@ -42,6 +43,7 @@ _DELTA_CHAIN = 16
 TREE_MODE = b"40000"
 BLOB_MODE = b"100644"
 _BLOB_MODES = (b"100644", b"100755")
+STALE_LOCK_SECONDS = 10.0
 _SAFE_IDENT = re.compile(r"[<>\n\r\x00]")
 
 
@@ -51,6 +53,10 @@ class GitError(RuntimeError):
     def __init__(self, message: str, detail: str = "") -> None:
         super().__init__(message + (f": {detail}" if detail else ""))
         self.detail = detail
+
+
+class Busy(RuntimeError):
+    """The branch kept moving under a save (or a lock stayed held): nothing was written; retry."""
 
 
 class UnknownRevision(LookupError):
@@ -630,10 +636,47 @@ class GitRepo:
             self._sync_work_tree(old, new)
             return True
         detail = proc.stderr.decode("utf-8", "replace")
+        if "cannot lock ref" in detail and ".lock" in detail and self.clear_stale_locks():
+            return self.compare_and_swap(new, old, reason)  # a killed git left its lock behind
         if "is at" in detail or "but expected" in detail or "reference already exists" in detail \
                 or "unable to resolve reference" in detail or "cannot lock ref" in detail:
             return False
+        if "No space left" in detail or "Read-only file system" in detail or "Disk quota" in detail:
+            raise OSError(errno.ENOSPC if "space" in detail else errno.EROFS, detail.strip())
         raise GitError("could not move the branch", detail.strip())
+
+    def lock_files(self) -> list[Path]:
+        """Lock files git creates while changing refs or the index (normally gone within milliseconds)."""
+        found = [p for p in (self.git_dir / "index.lock", self.git_dir / "packed-refs.lock",
+                             self.git_dir / "HEAD.lock") if p.exists()]
+        found += list((self.git_dir / "refs").rglob("*.lock"))
+        return found
+
+    def clear_stale_locks(self, older_than: float = STALE_LOCK_SECONDS) -> list[str]:
+        """Remove lock files older than a git command ever holds one (a process killed mid-write).
+
+        git holds a ref or index lock for milliseconds; one this old has no live owner.
+        """
+        removed = []
+        now = time.time()
+        for path in self.lock_files():
+            try:
+                if now - path.stat().st_mtime > older_than:
+                    path.unlink()
+                    removed.append(str(path.relative_to(self.git_dir)))
+            except OSError:
+                continue
+        return removed
+
+    def stale_temp_objects(self, older_than: float = 3600) -> list[Path]:
+        """Temporary object files a killed writer left (never under a final object name)."""
+        now = time.time()
+        out = []
+        for path in (self.git_dir / "objects").glob("??/tmp_obj_*"):
+            with contextlib.suppress(OSError):
+                if now - path.stat().st_mtime > older_than:
+                    out.append(path)
+        return out
 
     def _sync_work_tree(self, old: str | None, new: str) -> None:
         """Keep a non-bare repository's checkout in step when it has our branch out.

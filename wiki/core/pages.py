@@ -18,7 +18,7 @@ from typing import Callable
 
 from . import names
 from .changelog import LastChanges
-from .gitrepo import Change, GitRepo, Person, UnknownRevision
+from .gitrepo import Busy, Change, GitRepo, Person, UnknownRevision
 
 META_FOLDER = ".wiki"
 REDIRECTS_FILE = f"{META_FOLDER}/redirects.json"
@@ -406,4 +406,4 @@ class PageStore:
                     for hook in self.after_commit:
                         hook(commit, head)
                     return SaveResult(status, name, commit, commit)
-        raise RuntimeError("the branch kept moving; the save was not applied")
+        raise Busy("The wiki is very busy: the branch kept moving and nothing was saved. Try again.")

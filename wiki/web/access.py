@@ -81,7 +81,8 @@ def ensure_admin() -> None:
 
 
 # Routes an anonymous visitor may reach even when the wiki is readable by users only.
-OPEN_ENDPOINTS = {"auth.login", "auth.logout", "auth.register", "static", "pages.highlight_css"}
+OPEN_ENDPOINTS = {"auth.login", "auth.logout", "auth.register", "static", "pages.highlight_css",
+                  "git.smart_http"}  # git clients authenticate with HTTP Basic there
 
 
 def init_app(app) -> None:

@@ -8,7 +8,9 @@ from flask import Flask, jsonify, render_template, request
 from flask_wtf.csrf import CSRFError
 from werkzeug.exceptions import HTTPException
 
-from ..core.gitrepo import GitError, UnknownRevision
+import errno
+
+from ..core.gitrepo import Busy, GitError, UnknownRevision
 from ..core.names import BadPageName
 from ..core.pages import BadContent, PageNotFound, PageTooLarge
 
@@ -61,6 +63,29 @@ def init_app(app: Flask) -> None:
         return error_response(503, "The repository could not be changed",
                               "Git reported a problem; nothing was saved. Try again in a moment. "
                               f"({e.detail[:300]})")
+
+    @app.errorhandler(Busy)
+    def busy(e: Busy):
+        response = error_response(503, "Too busy to save", str(e))
+        response[0].headers["Retry-After"] = "1"
+        return response
+
+    @app.errorhandler(OSError)
+    def storage_error(e: OSError):
+        """A full or read-only disk: say so, keep the visitor's text, write nothing half."""
+        if e.errno in (errno.ENOSPC, errno.EDQUOT, errno.EFBIG):
+            status, title = 507, "The server's disk is full"
+        elif e.errno in (errno.EROFS, errno.EACCES, errno.EPERM):
+            status, title = 503, "The wiki is read-only right now"
+        else:
+            log.exception("storage error")
+            status, title = 503, "The wiki could not write to its storage"
+        log.error("%s: %s", title, e)
+        detail = "Nothing was saved and nothing was damaged; try again once an administrator has fixed it."
+        if wants_json():
+            return jsonify(error=title, detail=detail), status
+        text = request.form.get("text") if request.method == "POST" else None
+        return render_template("error.html", status=status, error=title, detail=detail, kept_text=text), status
 
     @app.errorhandler(HTTPException)
     def http_error(e: HTTPException):

@@ -47,6 +47,9 @@ def init_app(app: Flask) -> None:
                 abort(401, "The API token is not valid (unknown, revoked, or its user is disabled).")
         if request.method not in STATE_CHANGING or g.get("token_auth"):
             return
+        from .gitserve import is_git_request
+        if is_git_request():  # git's own content type, authenticated by HTTP Basic (gitserve.py)
+            return
         if app.config.get("WTF_CSRF_ENABLED", True):
             csrf.protect()
 

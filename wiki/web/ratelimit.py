@@ -91,21 +91,23 @@ class LoginThrottle:
     def __init__(self, engine: Engine) -> None:
         self.limiter = FixedWindowRateLimiter(SQLStorage(engine=engine))
 
-    def _limits(self):
-        name = request.form.get("name", "").strip().casefold()[:200]
+    def _limits(self, name: str | None = None):
+        name = (request.form.get("name", "") if name is None else name).strip().casefold()[:200]
         address = request.remote_addr or "unknown"
         config = current_app.config
         return [(parse(config["WIKI_LOGIN_LIMIT_ACCOUNT"]), ("login-account", name)),
                 (parse(config["WIKI_LOGIN_LIMIT_ADDRESS"]), ("login-address", address))]
 
-    def retry_after(self) -> int | None:
-        """Seconds until another attempt is allowed, or None if one is allowed now."""
+    def retry_after(self, name: str | None = None) -> int | None:
+        """Seconds until another attempt is allowed, or None if one is allowed now.
+
+        `name` is the account name tried (default: the login form's)."""
         waits = [self.limiter.get_window_stats(item, *key).reset_time - time.time()
-                 for item, key in self._limits() if not self.limiter.test(item, *key)]
+                 for item, key in self._limits(name) if not self.limiter.test(item, *key)]
         return max(1, int(max(waits)) + 1) if waits else None
 
-    def failed(self) -> None:
-        for item, key in self._limits():
+    def failed(self, name: str | None = None) -> None:
+        for item, key in self._limits(name):
             self.limiter.hit(item, *key)
 
 

@@ -1,0 +1,222 @@
+"""What a `git push` may change: the same rules as an edit in the browser, checked before git
+accepts anything.
+
+git's receive-pack runs `pre-receive` with the pushed objects still in quarantine; the hook
+(written by `install_hooks`, run as ``python -m wiki.core.receive``) reads the ref updates and
+refuses the whole push, naming the file and the reason, when any rule fails:
+
+* only the wiki's branch, only fast-forwards, no deletion of it;
+* page files must have names the wiki accepts for new pages (when added or renamed), and stay
+  under the page size limit;
+* files under `.talk/` must follow the talk layout and format; `.wiki/redirects.json` must be a
+  JSON object of names;
+* hidden folders other than `.talk/` and `.wiki/` are refused (a clone must not carry files the
+  wiki never shows or checks);
+* the pusher must be allowed to write every page it changes and to read every page whose talk
+  it changes (access rules apply to pushes as to the web).
+
+Only `git` subprocesses read the objects: they see the quarantine through the environment git
+gives the hook.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import stat
+import subprocess
+import sys
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Callable
+
+from . import names
+from .gitrepo import ZERO
+from .talk import TALK_ROOT, check_file, page_of_talk_file
+
+MAX_PAGE_BYTES = 4 * 1024 * 1024
+ALLOWED_HIDDEN_FILES = {".gitignore", ".gitattributes"}
+WIKI_FILES = {".wiki/redirects.json"}
+EMPTY_TREE = "4b825dc642cb6eb9a060e54bf8d69288fbee4904"
+
+
+@dataclass(frozen=True)
+class Update:
+    old: str
+    new: str
+    ref: str
+
+
+def _git(git_dir: str, *args: str, input: bytes | None = None) -> bytes:
+    proc = subprocess.run(["git", f"--git-dir={git_dir}", *args], input=input, capture_output=True)
+    if proc.returncode != 0:
+        raise RuntimeError(proc.stderr.decode("utf-8", "replace").strip() or f"git {args[0]} failed")
+    return proc.stdout
+
+
+def _changed_files(git_dir: str, old: str, new: str) -> list[tuple[str, str, str | None]]:
+    """(status, path, new blob) for every file that differs between two commits (renames as A + D)."""
+    out = _git(git_dir, "diff-tree", "-r", "-z", "--no-renames", "--no-commit-id", old, new)
+    parts = out.split(b"\0")
+    files = []
+    i = 0
+    while i + 1 < len(parts):
+        meta, path = parts[i], parts[i + 1]
+        i += 2
+        if not meta.startswith(b":"):
+            continue
+        _, new_mode, _, new_sha, status = meta[1:].decode().split(" ")
+        files.append((status[0], path.decode("utf-8", "surrogateescape"),
+                      None if status[0] == "D" else new_sha if new_mode != "160000" else None))
+    return files
+
+
+def _read_blobs(git_dir: str, shas: list[str]) -> dict[str, bytes]:
+    if not shas:
+        return {}
+    out = _git(git_dir, "cat-file", "--batch", input=("\n".join(shas) + "\n").encode())
+    blobs, pos = {}, 0
+    for sha in shas:
+        end = out.index(b"\n", pos)
+        header = out[pos:end].split(b" ")
+        size = int(header[2])
+        blobs[sha] = out[end + 1:end + 1 + size]
+        pos = end + 1 + size + 1
+    return blobs
+
+
+def check_push(git_dir: str, branch: str, updates: list[Update],
+               may_write: Callable[[str], bool], may_read: Callable[[str], bool]) -> list[str]:
+    """Every reason to refuse the push (empty: accept)."""
+    problems: list[str] = []
+    for u in updates:
+        if u.ref != f"refs/heads/{branch}":
+            problems.append(f"{u.ref}: only the branch {branch} can be pushed to this wiki")
+            continue
+        if u.new == ZERO:
+            problems.append(f"{u.ref}: the wiki's branch cannot be deleted")
+            continue
+        if u.old != ZERO:
+            proc = subprocess.run(["git", f"--git-dir={git_dir}", "merge-base", "--is-ancestor", u.old, u.new])
+            if proc.returncode != 0:
+                problems.append(f"{u.ref}: not a fast-forward; pull, merge and push again")
+                continue
+        files = _changed_files(git_dir, u.old if u.old != ZERO else EMPTY_TREE, u.new)
+        wanted = [sha for status, path, sha in files if sha and (path.startswith(TALK_ROOT + "/")
+                                                               or path in WIKI_FILES)]
+        blobs = _read_blobs(git_dir, wanted)
+        sizes = _blob_sizes(git_dir, [sha for status, path, sha in files if sha and path.endswith(names.PAGE_SUFFIX)
+                                      and not path.startswith(TALK_ROOT + "/")])
+        for status, path, sha in files:
+            why = _check_file(status, path, sha, blobs, sizes, may_write, may_read)
+            if why:
+                problems.append(f"{path}: {why}")
+    return problems
+
+
+def _blob_sizes(git_dir: str, shas: list[str]) -> dict[str, int]:
+    if not shas:
+        return {}
+    out = _git(git_dir, "cat-file", "--batch-check", input=("\n".join(shas) + "\n").encode())
+    return {line.split()[0]: int(line.split()[2]) for line in out.decode().splitlines() if len(line.split()) == 3}
+
+
+def _check_file(status: str, path: str, sha: str | None, blobs: dict[str, bytes], sizes: dict[str, int],
+                may_write: Callable[[str], bool], may_read: Callable[[str], bool]) -> str | None:
+    if path.startswith(TALK_ROOT + "/"):
+        page = page_of_talk_file(path)
+        if page and not may_read(page[0]):
+            return "you may not take part in this page's talk"
+        if sha is None:
+            return None
+        return check_file(path, blobs.get(sha, b""))
+    if path in WIKI_FILES:
+        if sha is None:
+            return None
+        try:
+            data = json.loads(blobs.get(sha, b"").decode("utf-8"))
+        except (UnicodeDecodeError, ValueError):
+            return "must be valid JSON"
+        if not isinstance(data, dict) or not all(isinstance(k, str) and isinstance(v, str) for k, v in data.items()):
+            return 'must be a JSON object of "old name": "new name"'
+        return None
+    try:
+        names.check_name(path)
+    except names.BadPageName as e:
+        return e.rule
+    first = path.split("/", 1)[0]
+    if any(part.startswith(".") for part in path.split("/")[:-1]) or (
+            "/" not in path and first.startswith(".") and first not in ALLOWED_HIDDEN_FILES):
+        return "hidden files and folders are not part of a wiki (only .talk/ and .wiki/ are)"
+    page = names.page_name(path)
+    if page is None:
+        return None  # an attachment: any file with a valid path
+    if not may_write(page):
+        return "you may not edit this page"
+    if status == "A":
+        try:
+            names.check_new_name(page)
+        except names.BadPageName as e:
+            return e.rule
+    if sha is not None and sizes.get(sha, 0) > MAX_PAGE_BYTES:
+        return f"a page can be at most {MAX_PAGE_BYTES // (1024 * 1024)} MB"
+    return None
+
+
+HOOK = """#!/bin/sh
+# Written by Tacit: checks a push with the wiki's rules before git accepts it.
+exec "{python}" -m wiki.core.receive
+"""
+
+
+def install_hooks(data_dir: str | os.PathLike) -> Path:
+    """The hooks folder git is pointed at (core.hooksPath) when serving pushes; written each start."""
+    folder = Path(data_dir) / "githooks"
+    folder.mkdir(parents=True, exist_ok=True)
+    hook = folder / "pre-receive"
+    text = HOOK.format(python=sys.executable)
+    if not hook.exists() or hook.read_text() != text:
+        tmp = folder / f".pre-receive.{os.getpid()}"
+        tmp.write_text(text)
+        tmp.chmod(tmp.stat().st_mode | stat.S_IXUSR | stat.S_IXGRP | stat.S_IXOTH)
+        os.replace(tmp, hook)
+    return folder
+
+
+def main() -> int:
+    """The pre-receive hook: the environment names the pusher and the wiki's settings."""
+    from .access import ANONYMOUS, Actor, Policy, RuleStore
+    from .db import database_url, make_engine
+    from .users import UserStore
+
+    env = os.environ
+    git_dir = env.get("GIT_DIR", ".")
+    updates = []
+    for line in sys.stdin.read().splitlines():
+        parts = line.split()
+        if len(parts) == 3:
+            updates.append(Update(*parts))
+    engine = make_engine(database_url(env["TACIT_DATA"], env.get("TACIT_DATABASE_URL") or None))
+    actor = ANONYMOUS
+    if env.get("TACIT_USER_ID"):
+        user = UserStore(engine).get(int(env["TACIT_USER_ID"]))
+        if user is None or not user.active:
+            print("refused: your account is not active", file=sys.stderr)
+            return 1
+        actor = Actor(user.id, user.name, user.email, user.role, user.groups)
+    policy = Policy(env.get("TACIT_READ", "anonymous"), env.get("TACIT_WRITE", "editor"), RuleStore(engine).rules())
+    problems = check_push(git_dir, env["TACIT_BRANCH"], updates,
+                          lambda page: policy.can_write(actor, page), lambda page: policy.can_read(actor, page))
+    engine.dispose()
+    if problems:
+        print("Tacit refused this push; nothing was changed:", file=sys.stderr)
+        for problem in problems[:50]:
+            print(f"  {problem}", file=sys.stderr)
+        if len(problems) > 50:
+            print(f"  … and {len(problems) - 50} more", file=sys.stderr)
+        return 1
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
