@@ -8,6 +8,7 @@ from click.testing import CliRunner
 
 from wiki.core.gitrepo import GitRepo, Person
 from wiki.core.pages import PageStore
+from tests.browser import screenshot_dir_if_used
 
 SHARED = Path(__file__).resolve().parents[2] / "shared" / "corpora"
 ALICE = Person("Alice Example", "alice@example.org")
@@ -84,3 +85,11 @@ def tldr_repo(tmp_path_factory) -> Path:
     clone = tmp / "wiki.git"
     subprocess.run(["git", "clone", "-q", "--bare", str(tmp / "tldr-pages.git"), str(clone)], check=True)
     return clone
+
+
+def pytest_terminal_summary(terminalreporter):
+    """Say where the browser tests left their screenshots, so a person can look."""
+    folder = screenshot_dir_if_used()
+    if folder is not None:
+        terminalreporter.write_sep("-", "browser screenshots")
+        terminalreporter.write_line(str(folder))

@@ -105,7 +105,7 @@ def wait_until_checked(srv: WikiServer, timeout: float = 60) -> str:
 
 
 def test_load_many_workers_and_threads_lose_nothing(tmp_path):
-    srv = WikiServer(tmp_path / "load", workers=4, WIKI_LOGIN_LIMIT_ADDRESS="100000 per minute")
+    srv = WikiServer(tmp_path / "load", workers=4, threads=2, WIKI_LOGIN_LIMIT_ADDRESS="100000 per minute")
     token = srv.add_user("loader", "load-test-password")
     pages = [f"Load/Page{i:02d}" for i in range(20)]
     with srv:
@@ -135,7 +135,7 @@ def test_load_many_workers_and_threads_lose_nothing(tmp_path):
         assert fsck_clean(srv.repo)
         report = wait_until_checked(srv)
         assert "All good" in report, report
-        print(f"\nload: 2000 saves by 16 clients through 4 workers in {elapsed:.1f} s "
+        print(f"\nload: 2000 saves by 16 clients through 4 workers x 2 threads in {elapsed:.1f} s "
               f"({2000 / elapsed:.0f} saves/s): {figures['ok']} saved ({figures['merged']} merged), "
               f"{figures['conflicts']} conflicts (409)")
         assert figures["merged"] > 0 and figures["conflicts"] > 0  # stale bases were really exercised

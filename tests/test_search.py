@@ -290,3 +290,13 @@ def test_talk_threads_are_found_with_their_page(wiki):
     assert "Projects/Alpha#" + thread_id not in index.all_links()  # threads are not pages
     index.rebuild()
     assert [(h.path, h.thread) for h in index.search("zebracorn").hits] == [("Projects/Gamma", thread_id)]
+
+
+def test_talk_hits_on_the_search_page_link_to_their_thread(app, client):
+    from .conftest import ALICE
+    wiki = app.extensions["tacit"]
+    client.put("/-/api/v1/pages/Ops", json={"markdown": "# Ops\n\nRunbooks.\n"})
+    thread_id, _ = wiki.talk.start("Ops", "Pager rota", "Who holds the flamingopager this week?", ALICE, "alice")
+    wiki.search.catch_up(wait=True)
+    page = client.get("/-/search?q=flamingopager").get_data(as_text=True)
+    assert f"/-/talk/Ops?thread={thread_id}" in page and ">talk</span>" in page
