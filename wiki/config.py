@@ -16,6 +16,7 @@ DEFAULTS: dict[str, Any] = {
     "WIKI_DATABASE_URL": None,  # default: SQLite in WIKI_DATA/wiki.db
     "WIKI_READ": "anonymous",  # anonymous | user
     "WIKI_WRITE": "editor",  # anonymous | user | editor
+    "WIKI_STATUSES": "on-track,at-risk,blocked,done",  # the values a page's `status:` may take, in order
     "WIKI_TALK": "user",  # who may comment: user (anyone logged in who may read the page) | editor
     "WIKI_SMTP_HOST": None,  # with it, mentions and replies are mailed; without it nothing is sent
     "WIKI_SMTP_PORT": 25,
@@ -29,6 +30,7 @@ DEFAULTS: dict[str, Any] = {
     "WIKI_PROXIES": 0,  # reverse proxies in front that set X-Forwarded-For/-Proto/-Host (trust that many)
     "WIKI_ANONYMOUS_NAME": "Anonymous",
     "WIKI_ANONYMOUS_EMAIL": "anonymous@wiki.invalid",
+    "WIKI_MAX_UPLOAD": 10 * 1024 * 1024,  # the largest file one may attach to a page (bytes; 10MB, 512KB work)
 }
 
 
@@ -44,11 +46,31 @@ def load_config(overrides: Mapping[str, Any] | None = None) -> dict[str, Any]:
         settings["WIKI_PROXIES"] = int(settings["WIKI_PROXIES"])
     except (TypeError, ValueError):
         raise ValueError("WIKI_PROXIES must be a number (of reverse proxies in front of the wiki)") from None
+    settings["WIKI_MAX_UPLOAD"] = parse_size(settings["WIKI_MAX_UPLOAD"], "WIKI_MAX_UPLOAD")
     if settings["WIKI_REGISTRATION"] not in ("open", "approval", "closed"):
         raise ValueError("WIKI_REGISTRATION must be open, approval or closed")
     settings["WIKI_REPO"] = str(Path(settings["WIKI_REPO"]).expanduser().resolve())
     settings["WIKI_DATA"] = str(Path(settings["WIKI_DATA"]).expanduser().resolve())
     return settings
+
+
+def parse_size(value: Any, setting: str) -> int:
+    """Bytes from 10485760, "10MB", "10M", "512KB" or "1GB" (binary units)."""
+    text = str(value).strip().upper().replace(" ", "").replace("IB", "B")
+    for suffix, factor in (("KB", 1024), ("MB", 1024 ** 2), ("GB", 1024 ** 3), ("K", 1024), ("M", 1024 ** 2),
+                           ("G", 1024 ** 3), ("B", 1)):
+        if text.endswith(suffix):
+            text, unit = text[: -len(suffix)], factor
+            break
+    else:
+        unit = 1
+    try:
+        size = int(float(text) * unit)
+    except ValueError:
+        raise ValueError(f"{setting} must be a size such as 10485760, 10MB or 512KB") from None
+    if size <= 0:
+        raise ValueError(f"{setting} must be more than 0 bytes")
+    return size
 
 
 def secret_key(data_dir: str | Path) -> str:

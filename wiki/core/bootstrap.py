@@ -6,8 +6,10 @@ from pathlib import Path
 
 import git
 
+from . import names
 from .gitrepo import GitRepo, Person
 from .pages import PageStore
+from .pagetemplates import SHIPPED
 
 WELCOME = """\
 # Welcome to Tacit
@@ -71,7 +73,11 @@ def init_repository(path: str | Path, author: Person, branch: str = "main") -> t
     repo = GitRepo.init(path, branch=branch, bare=True)
     (repo.git_dir / "README").write_text(BARE_README.format(path=repo.git_dir))
     (repo.git_dir / "description").write_text("Tacit wiki\n")
-    PageStore(repo).save("Home", WELCOME, author, "Create the wiki with a welcome page")
+    store = PageStore(repo)
+    files = {names.page_file("Home"): WELCOME, **{names.page_file(n): t for n, t in SHIPPED.items()}}
+    store.commit("Home", author, lambda head: (
+        {path: repo.write_blob(text.encode("utf-8")) for path, text in files.items()}, "created",
+        "Create the wiki with a welcome page and page templates"))
     return repo, True
 
 

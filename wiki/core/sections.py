@@ -22,6 +22,8 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
+from .frontmatter import split as front_matter_split
+
 __all__ = ["Section", "SectionNotFound", "split_sections", "get_section", "replace_section"]
 
 
@@ -287,7 +289,9 @@ def _starts_block(line: str) -> bool:
 def split_sections(markdown: str) -> list[Section]:
     """Number the page's top-level headings so an editor can address one of them."""
     lines = _lines(markdown)
-    heads = _scan_headings(lines)
+    _, body = front_matter_split(markdown)
+    skip = markdown[: len(markdown) - len(body)].count("\n")  # front matter holds no headings
+    heads = [h for h in _scan_headings(lines) if h[0] >= skip]
     sections: list[Section] = []
     for idx, (start, level, title) in enumerate(heads):
         end = len(lines)

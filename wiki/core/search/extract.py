@@ -13,9 +13,9 @@ from dataclasses import dataclass
 from html.parser import HTMLParser
 
 from .. import names
+from ..frontmatter import parse as parse_front_matter
 from ..render import Renderer
 
-_FRONT_MATTER = re.compile(r"\A---[ \t]*\r?\n(.*?)\r?\n---[ \t]*\r?\n", re.S)
 # "e[x]tract", "[c]reate": brackets inside a word (mnemonics) are not word boundaries
 _IN_WORD_BRACKETS = re.compile(r"(?<=\w)\[(\w{1,3})\]|\[(\w{1,3})\](?=\w)")
 _BLOCKS = {"p", "li", "h1", "h2", "h3", "h4", "h5", "h6", "pre", "blockquote", "tr", "td", "th", "dt", "dd",
@@ -70,44 +70,15 @@ def html_to_text(fragment: str) -> str:
     return parser.text()
 
 
-def front_matter_tags(markdown: str) -> tuple[str, ...]:
-    """`tags:` from YAML-style front matter: `tags: [a, b]`, `tags: a, b` or a `- a` list."""
-    m = _FRONT_MATTER.match(markdown)
-    if not m:
-        return ()
-    lines = m.group(1).splitlines()
-    for i, line in enumerate(lines):
-        key, sep, value = line.partition(":")
-        if not sep or key.strip().lower() != "tags":
-            continue
-        value = value.strip()
-        items: list[str] = []
-        if value:
-            items = [v for v in re.split(r"[,\s]+", value.strip("[]")) if v]
-        else:
-            for follow in lines[i + 1:]:
-                item = re.match(r"\s*-\s*(.+)", follow)
-                if not item:
-                    break
-                items.append(item.group(1))
-        return tuple(dict.fromkeys(t.strip().strip("'\"").lower() for t in items if t.strip().strip("'\"")))
-    return ()
-
-
-def strip_front_matter(markdown: str) -> str:
-    return _FRONT_MATTER.sub("", markdown, count=1)
-
-
 def extract(renderer: Renderer, path: str, markdown: str, blob: str | None = None) -> PageText:
-    tags = front_matter_tags(markdown)
-    if tags or _FRONT_MATTER.match(markdown):  # metadata is not text; and not the cached rendering
-        rendered = renderer.render(strip_front_matter(markdown), path)
-    else:
-        rendered = renderer.render(markdown, path, cache_key=blob)
+    """The renderer leaves the front matter out of the text; its title, summary and tags count here."""
+    meta, _ = parse_front_matter(markdown)
+    rendered = renderer.render(markdown, path, cache_key=blob)
     body = html_to_text(rendered.html)
     headings = "\n".join(h.text for h in rendered.headings)
-    title = rendered.title or names.base_name(path)
-    return PageText(path, title, headings, lead_of(rendered.html), body, tags, rendered.links)
+    title = meta.title or rendered.title or names.base_name(path)
+    lead = meta.summary or lead_of(rendered.html)
+    return PageText(path, title, headings, lead, body, meta.tags, rendered.links)
 
 
 def lead_of(fragment: str) -> str:
