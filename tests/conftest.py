@@ -93,3 +93,28 @@ def pytest_terminal_summary(terminalreporter):
     if folder is not None:
         terminalreporter.write_sep("-", "browser screenshots")
         terminalreporter.write_line(str(folder))
+
+
+TEAM_PASSWORD = "password-123"
+
+
+def team_app(tmp_path, people: list[tuple[str, str]], csrf: bool = False, **settings):
+    """An app with accounts (name, role); the first becomes admin, as on a fresh wiki."""
+    from wiki import create_app
+
+    app = create_app({"TESTING": True, "WIKI_REPO": str(tmp_path / "repo"), "WIKI_DATA": str(tmp_path / "data"),
+                      "WTF_CSRF_ENABLED": csrf, **settings})
+    users = app.extensions["tacit"].users
+    for name, role in people:
+        users.create(name, f"{name.lower()}@example.org", TEAM_PASSWORD, role=role)
+    return app
+
+
+def client_for(app, name: str | None = None):
+    """A test client, logged in as `name` (a team_app account) unless None."""
+    client = app.test_client()
+    if name:
+        r = client.post("/-/login", data={"name": name, "password": TEAM_PASSWORD})
+        assert r.status_code == 302, name
+    return client
+

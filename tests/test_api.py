@@ -42,7 +42,7 @@ def test_get_old_revision_and_list(client):
     pages = client.get("/-/api/v1/pages").get_json()["pages"]
     entry = next(p for p in pages if p["path"] == "V")
     assert entry["revision"] and entry["author"]["name"] == "Anonymous"
-    assert {p["path"] for p in pages} == {"Home", "V"}
+    assert {p["path"] for p in pages} == {"Home", "V", "Templates/Weekly status", "Templates/Decision record"}
 
 
 def test_delete_and_move(client):

@@ -4,6 +4,7 @@ A route this table does not know fails the test: whoever adds a route says
 here who may use it.
 """
 
+import io
 import itertools
 from dataclasses import dataclass
 from typing import Callable
@@ -57,6 +58,13 @@ def fresh_group(app, n: int) -> str:
 
 def fresh_rule(app, n: int) -> int:
     return app.extensions["tacit"].rules.set(f"Matrix/Rule{n}/", "users", None).id
+
+
+def tagged_page(app, n: int) -> str:
+    """A fresh page tagged t<n>; returns the tag."""
+    app.extensions["tacit"].pages.save(f"Matrix/Tagged{n}", f"---\ntags: [t{n}]\nstatus: on-track\n---\ntext\n",
+                                       ADMIN, "setup")
+    return f"t{n}"
 
 
 def without_rules(app) -> str:
@@ -216,13 +224,60 @@ CASES = [
     Case("admin.rules", "POST", "admin", (302,), lambda a, n: (
         "/-/admin/rules", {"data": {"path": f"Matrix/R{n}/", "read": "users", "write": ""}})),
     Case("admin.delete_rule", "POST", "admin", (302,), lambda a, n: (f"/-/admin/rules/{fresh_rule(a, n)}/delete", {})),
+    Case("status.dashboard", "GET", "read", (200,), lambda a, n: ("/-/status", {})),
+    Case("status.dashboard", "GET", "read", (200,), lambda a, n: ("/-/status/Matrix", {})),
+    Case("status.stale", "GET", "read", (200,), lambda a, n: ("/-/stale", {})),
+    Case("status.tags", "GET", "read", (200,), lambda a, n: ("/-/tags", {})),
+    Case("status.tag", "GET", "read", (200,), lambda a, n: (f"/-/tags/{tagged_page(a, n)}", {})),
+    Case("status.reviewed", "POST", "write", (302,), lambda a, n: (f"/-/reviewed/{fresh_page(a, n)}", {})),
+    Case("status.reviewed_by_query", "POST", "write", (302,), lambda a, n: (
+        f"/-/reviewed?page={fresh_page(a, n)}", {})),
+    Case("api.status_board", "GET", "read", (200,), lambda a, n: ("/-/api/v1/status?folder=Matrix", {})),
+    Case("api.tag_list", "GET", "read", (200,), lambda a, n: ("/-/api/v1/tags", {})),
     # git clients authenticate with HTTP Basic, never with the session: see tests/test_git_http.py
     Case("git.smart_http", "GET", "git-read", (200,),
          lambda a, n: (without_rules(a) + "/-/wiki.git/info/refs?service=git-upload-pack", {})),
     Case("git.smart_http", "POST", "git-write", (200,), lambda a, n: (
         "/-/wiki.git/git-receive-pack", {"data": b"", "headers": {"Content-Type": "application/x-git-receive-pack-request"}})),
     Case("git.repository_page", "GET", "read", (200,), lambda a, n: ("/-/repository", {})),
+    # attachments and folder moves (tests/test_attachments.py, tests/test_folders.py)
+    Case("files.files", "GET", "read", (200,), lambda a, n: (f"/-/files/{fresh_page(a, n)}", {})),
+    Case("files.files", "POST", "write", (302,), lambda a, n: (f"/-/files/{fresh_page(a, n)}", {
+        "data": {"file": (io.BytesIO(b"hello"), "hello.txt")}, "content_type": "multipart/form-data"})),
+    Case("files.files_by_query", "GET", "read", (200,), lambda a, n: (f"/-/files?page={fresh_page(a, n)}", {})),
+    Case("files.files_by_query", "POST", "write", (302,), lambda a, n: (
+        "/-/files?page={0}".format(fresh_file(a, n)[0]), {"data": {"action": "delete", "name": f"file{n}.png"}})),
+    Case("files.download", "GET", "read", (200,), lambda a, n: ("/-/file/{0}/{1}".format(*fresh_file(a, n)), {})),
+    Case("folders.rename_folder", "GET", "write", (200,), lambda a, n: (
+        f"/-/rename-folder?folder={fresh_folder(a, n)}", {})),
+    Case("folders.rename_folder", "POST", "write", (302,), lambda a, n: (
+        f"/-/rename-folder?folder={fresh_folder(a, n)}", {"data": {"new_folder": f"Matrix/MovedFolder{n}"}})),
+    Case("api.list_files", "GET", "read", (200,), lambda a, n: (
+        "/-/api/v1/pages/{0}/files".format(fresh_file(a, n)[0]), {})),
+    Case("api.get_file", "GET", "read", (200,), lambda a, n: (
+        "/-/api/v1/pages/{0}/files/{1}".format(*fresh_file(a, n)), {})),
+    Case("api.put_file", "PUT", "write", (201,), lambda a, n: (
+        f"/-/api/v1/pages/{fresh_page(a, n)}/files/up{n}.txt", {"data": b"hello", "content_type": "text/plain"})),
+    Case("api.delete_file", "DELETE", "write", (200,), lambda a, n: (
+        "/-/api/v1/pages/{0}/files/{1}".format(*fresh_file(a, n)), {})),
+    Case("api.move_folder", "POST", "write", (200,), lambda a, n: (
+        f"/-/api/v1/folders/{fresh_folder(a, n)}/move", {"json": {"to": f"Matrix/MovedFolder{n}"}})),
 ]
+
+
+def fresh_file(app, n: int) -> tuple[str, str]:
+    """A fresh page with a file file<n>.png: (page, file name)."""
+    page = fresh_page(app, n)
+    app.extensions["tacit.files"].put(page, f"file{n}.png", b"\x89PNG\r\n\x1a\n", ADMIN, "setup")
+    return page, f"file{n}.png"
+
+
+def fresh_folder(app, n: int) -> str:
+    """A fresh folder with two pages and a file."""
+    pages = app.extensions["tacit"].pages
+    pages.save(f"Matrix/Folder{n}/One", "one\n", ADMIN, "setup")
+    pages.save(f"Matrix/Folder{n}/Two", "two [[Matrix/Folder{n}/One]]\n", ADMIN, "setup")
+    return f"Matrix/Folder{n}"
 
 
 def expected(kind: str, actor: str, read: str, write: str) -> str:

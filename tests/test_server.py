@@ -34,11 +34,12 @@ def server(tmp_path_factory):
                             env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
     base = f"http://127.0.0.1:{port}"
     try:
-        for _ in range(150):
+        deadline = time.monotonic() + 60
+        while time.monotonic() < deadline:
             try:
-                urllib.request.urlopen(base + "/Home", timeout=2)
+                urllib.request.urlopen(base + "/Home", timeout=30)  # a first view may be slow on a busy machine
                 break
-            except (urllib.error.URLError, ConnectionError):
+            except (urllib.error.URLError, OSError):
                 time.sleep(0.1)
         else:
             pytest.fail("the server did not start: " + proc.stdout.read1().decode())

@@ -9,24 +9,17 @@ import pytest
 
 from wiki.core.gitrepo import Person
 
-from .conftest import git
+from .conftest import TEAM_PASSWORD, client_for, git, team_app
 
-PASSWORD = "password-123"
+PASSWORD = TEAM_PASSWORD
 ADA = Person("Ada", "ada@example.org")
 
 
 @pytest.fixture
 def make_app(tmp_path):
-    from wiki import create_app
-
     def make(csrf: bool = False, **settings):
-        app = create_app({"TESTING": True, "WIKI_REPO": str(tmp_path / "repo"), "WIKI_DATA": str(tmp_path / "data"),
-                          "WTF_CSRF_ENABLED": csrf, **settings})
-        users = app.extensions["tacit"].users
-        users.create("Ada", "ada@example.org", PASSWORD)  # the first account: admin
-        users.create("Bob", "bob@example.org", PASSWORD, role="editor")
-        users.create("Rita", "rita@example.org", PASSWORD, role="reader")
-        users.create("Carl", "carl@example.org", PASSWORD, role="reader")
+        app = team_app(tmp_path, [("Ada", "admin"), ("Bob", "editor"), ("Rita", "reader"), ("Carl", "reader")],
+                       csrf, **settings)
         app.extensions["tacit"].pages.save("Doc", "# Doc\n\nThe vendor contract is late.\n\nOther text.\n", ADA)
         return app
     return make
@@ -35,14 +28,6 @@ def make_app(tmp_path):
 @pytest.fixture
 def app(make_app):
     return make_app()
-
-
-def client_for(app, name=None):
-    client = app.test_client()
-    if name:
-        r = client.post("/-/login", data={"name": name, "password": PASSWORD})
-        assert r.status_code == 302, name
-    return client
 
 
 def commits(app) -> int:

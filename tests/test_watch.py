@@ -12,7 +12,9 @@ import pytest
 
 from wiki.core.gitrepo import Person
 
-PASSWORD = "password-123"
+from .conftest import TEAM_PASSWORD, client_for, team_app
+
+PASSWORD = TEAM_PASSWORD
 ADA = Person("Ada", "ada@example.org")
 BOB = Person("Bob", "bob@example.org")
 CAROL = Person("Carol", "carol@example.org")
@@ -21,15 +23,8 @@ ATOM = "{http://www.w3.org/2005/Atom}"
 
 @pytest.fixture
 def make_app(tmp_path):
-    from wiki import create_app
-
     def make(csrf: bool = False, **settings):
-        app = create_app({"TESTING": True, "WIKI_REPO": str(tmp_path / "repo"), "WIKI_DATA": str(tmp_path / "data"),
-                          "WTF_CSRF_ENABLED": csrf, **settings})
-        users = app.extensions["tacit"].users
-        users.create("Ada", "ada@example.org", PASSWORD)  # the first account: admin
-        users.create("Bob", "bob@example.org", PASSWORD, role="editor")
-        users.create("Carol", "carol@example.org", PASSWORD, role="editor")
+        app = team_app(tmp_path, [("Ada", "admin"), ("Bob", "editor"), ("Carol", "editor")], csrf, **settings)
         app.extensions["tacit"].pages.save("Notes", "first line\n", ADA, "start")
         return app
     return make
@@ -38,14 +33,6 @@ def make_app(tmp_path):
 @pytest.fixture
 def app(make_app):
     return make_app()
-
-
-def client_for(app, name=None):
-    client = app.test_client()
-    if name:
-        r = client.post("/-/login", data={"name": name, "password": PASSWORD})
-        assert r.status_code == 302, name
-    return client
 
 
 def user(app, name):

@@ -32,7 +32,9 @@ def create_app(config: Mapping[str, Any] | None = None) -> "Flask":
     app.config["REMEMBER_COOKIE_HTTPONLY"] = True
     app.config["REMEMBER_COOKIE_SAMESITE"] = "Lax"
     app.config.setdefault("REMEMBER_COOKIE_DURATION", 30 * 24 * 3600)
-    app.config.setdefault("MAX_CONTENT_LENGTH", 4 * 1024 * 1024)
+    # bodies above an upload's limit (and a form's overhead) are refused before they are read: 413
+    if app.config.get("MAX_CONTENT_LENGTH") is None:  # Flask's default is None: no limit
+        app.config["MAX_CONTENT_LENGTH"] = max(4 * 1024 * 1024, settings["WIKI_MAX_UPLOAD"] + 1024 * 1024)
     app.config.setdefault("SEND_FILE_MAX_AGE_DEFAULT", 3600)
     app.config["WTF_CSRF_TIME_LIMIT"] = None  # a long edit must not expire its form
 

@@ -433,6 +433,20 @@ class GitRepo:
             raise GitError(f"{sha} is not a blob")
         return data
 
+    def blob_size(self, sha: str) -> int:
+        """The size of a blob without reading it (object ids never change, so it is cached)."""
+        sizes = getattr(self, "_sizes", None)
+        if sizes is None:
+            sizes = self._sizes = LRU(4096)
+        size = sizes.get(sha)
+        if size is None:
+            try:
+                _, _, size = self._repo.git.get_object_header(sha)
+            except ValueError:
+                raise KeyError(sha) from None
+            sizes.put(sha, size)
+        return size
+
     def folder_entries(self, rev: str, folder: str) -> Tree | None:
         """Entries of a folder at a revision ("" is the root), or None."""
         tree = self.commit(rev).tree
@@ -636,7 +650,9 @@ class GitRepo:
             self._sync_work_tree(old, new)
             return True
         detail = proc.stderr.decode("utf-8", "replace")
-        if "cannot lock ref" in detail and ".lock" in detail and self.clear_stale_locks():
+        # Callers hold the write lock, so no other save of the wiki's holds the ref lock; git's own
+        # ref updates (a push) hold it for milliseconds. One this old was left by a killed process.
+        if "cannot lock ref" in detail and ".lock" in detail and self.clear_stale_locks(older_than=2.0):
             return self.compare_and_swap(new, old, reason)  # a killed git left its lock behind
         if "is at" in detail or "but expected" in detail or "reference already exists" in detail \
                 or "unable to resolve reference" in detail or "cannot lock ref" in detail:

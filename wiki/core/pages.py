@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import json
 import threading
+import time
 from dataclasses import dataclass, field
 from functools import cached_property
 from typing import Callable
@@ -21,6 +22,8 @@ from .changelog import LastChanges
 from .gitrepo import Busy, Change, GitRepo, Person, UnknownRevision
 
 META_FOLDER = ".wiki"
+_TALK_ROOT = ".talk"  # talk.TALK_ROOT (talk imports this module)
+_TREE_MODE = b"40000"
 REDIRECTS_FILE = f"{META_FOLDER}/redirects.json"
 MAX_PAGE_BYTES = 2 * 1024 * 1024
 _CAS_RETRIES = 20
@@ -53,6 +56,20 @@ class PageTooLarge(ValueError):
 
 class BadContent(ValueError):
     pass
+
+
+class FolderNotFound(LookupError):
+    def __init__(self, folder: str) -> None:
+        super().__init__(folder)
+        self.folder = folder
+
+
+class MoveNotAllowed(PermissionError):
+    """A folder move would change a page the acting user may not change."""
+
+    def __init__(self, name: str) -> None:
+        super().__init__(f"You may not change {name}.")
+        self.name = name
 
 
 class Page:
@@ -89,6 +106,17 @@ class SaveResult:
     @property
     def merged(self) -> bool:
         return self.status == "merged"
+
+
+@dataclass(frozen=True)
+class FolderMove(SaveResult):
+    """What a folder rename moved (``name`` is the new folder)."""
+
+    folder: str = ""
+    pages: tuple[tuple[str, str], ...] = ()  # (old name, new name)
+    files: tuple[tuple[str, str], ...] = ()  # other files: (old path, new path)
+    threads: int = 0  # talk files moved
+    rewritten: tuple[str, ...] = ()  # pages (by their new names) whose links were rewritten
 
 
 @dataclass(frozen=True)
@@ -343,6 +371,168 @@ class PageStore:
 
         return self.commit(name, author, change)
 
+    def rename_folder(self, folder: str, new_folder: str, author: Person, message: str = "",
+                      rewrite_links: bool = False, with_page: bool = False,
+                      may_write: Callable[[str], bool] | None = None) -> "FolderMove":
+        """Move a folder with all its pages, files and talk threads in one commit.
+
+        Each moved page leaves a redirect from its old name (moved files too, so images embedded
+        elsewhere keep showing). With `rewrite_links`, wiki links and relative links of every page
+        that pointed into the folder are rewritten in the same commit (and those of the moved pages
+        that pointed out of it). With `with_page`, the page named like the folder (whose files live
+        in it) moves along. `may_write(name)` is asked for every page moved or rewritten (and for
+        the page owning each moved file); a False raises MoveNotAllowed and nothing is written.
+        """
+        from .relink import links_into, rewrite  # relink imports render, which pages must not need
+
+        folder = names.check_name(folder.strip().strip("/"))
+        new_folder = names.check_new_name(new_folder.strip().strip("/"))
+        if any(part.startswith(".") for part in folder.split("/")):
+            raise FolderNotFound(folder)  # .talk, .wiki: the wiki's own, never a folder of pages
+        if folder == new_folder:
+            raise Conflict(folder, "same", None, None)
+        if new_folder.startswith(folder + "/"):
+            raise Conflict(new_folder, "inside", None, None)
+        allowed = may_write or (lambda name: True)
+
+        def check(name: str) -> None:
+            if not allowed(name):
+                raise MoveNotAllowed(name)
+
+        def change(head: str | None):
+            found = self.repo.entry(head, folder) if head else None
+            if found is None or found[0] != _TREE_MODE:
+                raise FolderNotFound(folder)
+            parts = new_folder.split("/")
+            for i in range(1, len(parts) + 1):  # nothing where the new folder (or a folder above it) goes
+                there = self.repo.entry(head, "/".join(parts[:i]))
+                if there is not None and (i == len(parts) or there[0] != _TREE_MODE):
+                    raise Conflict(new_folder, "exists", None, None, other="/".join(parts[:i]))
+            if names.fold_case(folder) != names.fold_case(new_folder):
+                self._check_folder_case_clash(head, new_folder)
+            changes: dict[str, str | None] = {}
+            pages: dict[str, str] = {}
+            files: dict[str, str] = {}
+            for rel, mode, sha in self._walk(found[1]):
+                old_path, new_path = f"{folder}/{rel}", f"{new_folder}/{rel}"
+                if mode not in (b"100644", b"100755"):
+                    raise BadContent(f"{old_path} is a symbolic link or a submodule; move it with git.")
+                names.check_name(new_path)
+                page = names.page_name(old_path)
+                if page is not None:
+                    pages[page] = names.page_name(new_path) or new_path[: -len(names.PAGE_SUFFIX)]
+                    check(page)
+                    check(pages[page])
+                else:
+                    files[old_path] = new_path
+                    check(names.folder_of(old_path))
+                    check(names.folder_of(new_path))
+                changes[old_path] = None
+                changes[new_path] = sha
+            if with_page and self.repo.blob_id(head, names.page_file(folder)):
+                if self.repo.entry(head, names.page_file(new_folder)):
+                    raise Conflict(new_folder, "exists", None, None, other=new_folder)
+                pages[folder] = new_folder
+                check(folder)
+                check(new_folder)
+                changes[names.page_file(folder)] = None
+                changes[names.page_file(new_folder)] = self.repo.blob_id(head, names.page_file(folder))
+                changes.update(self.talk_moves(head, folder, new_folder))
+            threads = 0
+            talk_old, talk_new = f"{_TALK_ROOT}/{folder}", f"{_TALK_ROOT}/{new_folder}"
+            talk = self.repo.entry(head, talk_old)
+            if talk is not None and talk[0] == _TREE_MODE:
+                for rel, mode, sha in self._walk(talk[1]):
+                    old_path, new_path = f"{talk_old}/{rel}", f"{talk_new}/{rel}"
+                    if self.repo.entry(head, new_path) is not None:
+                        raise Conflict(new_folder, "exists", None, None, other=new_path)
+                    rel_parts = rel.split("/")  # <page file>/<thread>/<comment>
+                    owner = names.page_name("/".join(rel_parts[:-2])) if len(rel_parts) >= 3 else None
+                    if owner is not None:
+                        check(f"{folder}/{owner}")
+                        check(f"{new_folder}/{owner}")
+                    changes[old_path] = None
+                    changes[new_path] = sha
+                    threads += 1
+            if not pages and not files:
+                raise FolderNotFound(folder)
+            moved = {**pages, **files}
+            redirects = {old: moved.get(target, target) for old, target in self.redirects(head).items()}
+            for old, new in moved.items():
+                redirects.pop(new, None)
+                redirects[old] = new
+            changes[REDIRECTS_FILE] = self._redirects_blob(redirects)
+            rewritten: list[str] = []
+            if rewrite_links:
+                for name, blob in self._link_candidates(head, folder, pages):
+                    try:
+                        text = self.repo.read_blob(blob).decode("utf-8")
+                    except UnicodeDecodeError:
+                        continue
+                    new_name = pages.get(name, name)
+                    if name not in pages and not links_into(text, name, folder):
+                        continue
+                    new_text = rewrite(text, name, new_name, folder, new_folder, folder in pages)
+                    if new_text == text:
+                        continue
+                    check(name)
+                    check(new_name)
+                    changes[names.page_file(new_name)] = self.repo.write_blob(new_text.encode("utf-8"))
+                    rewritten.append(new_name)
+            report.update(pages=tuple(pages.items()), files=tuple(files.items()), threads=threads,
+                          rewritten=tuple(sorted(rewritten)))
+            summary = message.strip() or f"Move folder {folder} to {new_folder}" + (
+                f", updating links in {len(rewritten)} page{'s' if len(rewritten) != 1 else ''}" if rewritten else "")
+            return changes, "renamed", summary
+
+        report: dict = {}
+        result = self.commit(new_folder, author, change)
+        return FolderMove(result.status, result.name, result.commit, result.head, folder=folder, **report)
+
+    def _walk(self, tree_sha: str, prefix: str = ""):
+        """(path below the tree, mode, blob) of every non-folder entry under a tree."""
+        for name, (mode, sha) in self.repo.tree(tree_sha).items():
+            path = prefix + name.decode("utf-8", "surrogateescape")
+            if mode == _TREE_MODE:
+                yield from self._walk(sha.hex(), path + "/")
+            else:
+                yield path, mode, sha.hex()
+
+    def _link_candidates(self, head: str, folder: str, moving: dict[str, str]):
+        """(page, blob) of the pages whose links a folder move may change: the moved pages, and
+        the pages whose text names the folder (found by `git grep`, so most pages are never read)."""
+        listing = {}
+        for path, blob in self.repo.list_files(head):
+            name = names.page_name(path)
+            if name is not None and not path.startswith(_TALK_ROOT + "/"):
+                listing[name] = blob
+        from urllib.parse import quote
+
+        last = folder.rsplit("/", 1)[-1]
+        out = self.repo.git("grep", "-l", "-z", "-I", "-F", "-e", last, "-e", quote(last), head, check=False)
+        named = set()
+        for record in out.split(b"\0"):
+            path = record.decode("utf-8", "surrogateescape")
+            if path.startswith(head + ":"):
+                name = names.page_name(path[len(head) + 1:])
+                if name is not None:
+                    named.add(name)
+        for name in sorted(set(moving) | named):
+            if name in listing:
+                yield name, listing[name]
+
+    def _check_folder_case_clash(self, head: str, folder: str) -> None:
+        """A new folder whose name differs only in case from an entry beside it collides on macOS and Windows."""
+        parent = names.folder_of(folder)
+        entries = self.repo.folder_entries(head, parent)
+        if entries is None:
+            return
+        wanted = names.fold_case(names.base_name(folder))
+        for entry in entries:
+            text = entry.decode("utf-8", "replace")
+            if names.fold_case(text) == wanted:
+                raise Conflict(folder, "case", None, None, other=(parent + "/" if parent else "") + text)
+
     # -- internals -----------------------------------------------------------
     def _revision(self, head: str | None, file: str) -> str | None:
         if head is None:
@@ -392,7 +582,9 @@ class PageStore:
         `compute(head)` returns (changes, status, message) or None for no change; it runs again
         when another writer moved the branch first.
         """
-        for _ in range(_CAS_RETRIES):
+        for attempt in range(_CAS_RETRIES):
+            if attempt:  # the branch moved or its ref was locked: give the other writer a moment
+                time.sleep(min(0.02 * attempt, 0.2))
             with self.repo.write_lock():
                 head = self.head()
                 result = compute(head)

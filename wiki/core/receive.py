@@ -149,8 +149,11 @@ def _check_file(status: str, path: str, sha: str | None, blobs: dict[str, bytes]
             "/" not in path and first.startswith(".") and first not in ALLOWED_HIDDEN_FILES):
         return "hidden files and folders are not part of a wiki (only .talk/ and .wiki/ are)"
     page = names.page_name(path)
-    if page is None:
-        return None  # an attachment: any file with a valid path
+    if page is None:  # an attachment: any file with a valid path, changed by who may change its page
+        owner = names.folder_of(path)
+        if not may_write(path) or (owner and not may_write(owner)):
+            return "you may not change the files of this page"
+        return None
     if not may_write(page):
         return "you may not edit this page"
     if status == "A":

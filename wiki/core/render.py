@@ -47,6 +47,7 @@ from pygments.formatters import HtmlFormatter
 from pygments.lexers import find_lexer_class_by_name
 from pygments.util import ClassNotFound
 
+from .frontmatter import split as front_matter_split
 from .sections import split_sections
 
 __all__ = [
@@ -63,7 +64,7 @@ __all__ = [
 _log = logging.getLogger(__name__)
 
 #: Bump when the HTML this module produces changes, so disk caches are not reused.
-RENDERER_VERSION = "tacit-render-1"
+RENDERER_VERSION = "tacit-render-2"  # 2: front matter is metadata, not text
 
 
 def _library_versions() -> str:
@@ -258,7 +259,7 @@ _ALLOWED_ATTRIBUTES: dict[str, set[str]] = {
     "code": {"class"},
     "span": {"class"},
     "pre": {"class"},
-    "div": {"class"},
+    "div": {"class", "data-dashboard"},
     "input": {"class", "checked", "disabled"},
     "th": set(_CELL_ATTRS),
     "td": set(_CELL_ATTRS),
@@ -440,6 +441,8 @@ class _WikiHTMLRenderer(mistune.HTMLRenderer):
         if info:
             words = md_unescape(info).split()
             lang = words[0] if words else ""
+        if lang == DASHBOARD_BLOCK:
+            return dashboard_placeholder(code)
         lexer_cls = _lexer_class(lang.lower()) if lang and len(lang) <= 64 else None
         if lexer_cls is not None:
             try:
@@ -450,6 +453,24 @@ class _WikiHTMLRenderer(mistune.HTMLRenderer):
             body = _esc(code)
         cls = ' class="language-' + _esc(lang) + '"' if lang else ""
         return '<pre class="highlight"><code' + cls + ">" + body + "</code></pre>\n"
+
+
+DASHBOARD_BLOCK = "dashboard"
+DASHBOARD_KEYS = ("folder", "status", "owner", "sort")
+
+
+def dashboard_placeholder(code: str) -> str:
+    """A ```dashboard block (`folder: Projects`, `status: at-risk` ... lines): a marker the web layer
+    fills with the live status table when the page is shown (the rendering itself is cached)."""
+    query = {}
+    for line in code.splitlines():
+        key, sep, value = line.partition(":")
+        key, value = key.strip().lower(), value.strip()
+        if sep and key in DASHBOARD_KEYS and value:
+            query[key] = value[:200]
+    from urllib.parse import urlencode
+    return ('<div class="dashboard-embed" data-dashboard="' + _esc(urlencode(query)) + '">'
+            "<p>Status dashboard" + (": " + _esc(query["folder"]) if "folder" in query else "") + "</p></div>\n")
 
 
 _WIKILINK_PATTERN = r"\[\[(?P<wl_body>[^\[\]\n]+)\]\]"
@@ -653,7 +674,7 @@ class Renderer:
         return parser
 
     def _render_uncached(self, markdown: str, page_path: str) -> Rendered:
-        markdown = _valid_unicode(markdown)
+        markdown = _valid_unicode(front_matter_split(markdown)[1])  # metadata shows in the page header
         page_path = _valid_unicode(page_path)
         parser = self._parser()
         ctx = _Context(page_path, markdown)

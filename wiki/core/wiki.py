@@ -19,6 +19,8 @@ from .mail import Mailer, MailSettings
 from .pages import PageStore
 from .render import Renderer
 from .search import SearchIndex
+from .frontmatter import DEFAULT_STATUSES
+from .status import StatusBoard
 from .talk import TalkStore
 from .users import UserStore
 from .watch import WatchStore
@@ -66,16 +68,20 @@ class Wiki:
     write_policy: str = "editor"
     talk_policy: str = "user"  # who may comment: "user" (anyone logged in who may read) or "editor"
     mailer: Mailer = field(default_factory=Mailer)  # disabled (sends nothing) without an SMTP host
+    statuses: tuple[str, ...] = DEFAULT_STATUSES
     watches: WatchStore = field(init=False)
+    status: StatusBoard = field(init=False)
 
     def __post_init__(self) -> None:
         self.watches = WatchStore(self.engine, self.repo, self.users, self.talk, self.policy, self.mailer)
+        self.status = StatusBoard(self.pages, self.talk, self.statuses)
 
     @classmethod
     def open(cls, repo_path: str | Path, data_dir: str | Path, anonymous: Person,
              url_prefix: str = "", branch: str | None = None, database: str | None = None,
              read_policy: str = "anonymous", write_policy: str = "editor", build_search: bool = True,
-             talk_policy: str = "user", mail: MailSettings | None = None) -> "Wiki":
+             talk_policy: str = "user", mail: MailSettings | None = None,
+             statuses: tuple[str, ...] = DEFAULT_STATUSES) -> "Wiki":
         Policy(read_policy, write_policy)  # refuse a bad setting at start-up, not on the first request
         if talk_policy not in ("user", "editor"):
             raise ValueError(f"WIKI_TALK must be user or editor, not {talk_policy!r}")
@@ -94,7 +100,7 @@ class Wiki:
             search.ensure_built()
         return cls(repo, pages, renderer, anonymous, engine, UserStore(engine), RuleStore(engine),
                    History(repo), search, TalkStore(pages), read_policy, write_policy, talk_policy,
-                   mailer=Mailer(mail))
+                   mailer=Mailer(mail), statuses=tuple(statuses))
 
     def policy(self) -> Policy:
         """The site policy with the current rules (cached for a second per process)."""

@@ -19,13 +19,15 @@ def init_app(app: Flask) -> None:
     wiki = Wiki.open(config["WIKI_REPO"], config["WIKI_DATA"], anonymous, url_prefix=prefix,
                      branch=config.get("WIKI_BRANCH"), database=config.get("WIKI_DATABASE_URL"),
                      read_policy=config["WIKI_READ"], write_policy=config["WIKI_WRITE"],
-                     talk_policy=config["WIKI_TALK"], mail=MailSettings.from_config(config))
+                     talk_policy=config["WIKI_TALK"],
+                     statuses=tuple(s.strip().lower() for s in str(config["WIKI_STATUSES"]).split(",") if s.strip()),
+                     mail=MailSettings.from_config(config))
     app.extensions["tacit"] = wiki
     csrf.init_app(app)
 
     from . import access, admin, api, gitserve, auth, errors, history, pages, protection, ratelimit, search, talk, \
         templating
-    from . import watch
+    from . import status, watch
     from .viewcache import ViewCache
 
     app.extensions["tacit.views"] = ViewCache()
@@ -42,6 +44,11 @@ def init_app(app: Flask) -> None:
     search.init_app(app)
     talk.init_app(app)
     watch.init_app(app)
+    from . import files, folders  # attachments, folder moves
+    files.init_app(app)
+    folders.init_app(app)
+    status.init_app(app)
+    app.register_blueprint(status.bp)
     app.register_blueprint(pages.bp)
 
 

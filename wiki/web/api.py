@@ -15,6 +15,7 @@ from flask import Blueprint, abort, jsonify, request, url_for
 from ..core import names
 from ..core.gitrepo import Change, UnknownRevision
 from ..core.history import BadCursor
+from ..core.frontmatter import parse as parse_front_matter, with_meta
 from ..core.pages import Conflict, PageNotFound
 from . import get_wiki
 from . import talk
@@ -96,12 +97,16 @@ def get_page(page: str):
     rendered = wiki.renderer.render(found.markdown, found.name, cache_key=found.blob)
     html = rendered.html
     if rendered.links:
+        from .files import file_exists
         readable, actor = policy(), current_actor()
         html = wiki.renderer.mark_missing(
-            html, lambda n: readable.can_read(actor, n) and wiki.pages.exists(n, found.commit))
-    return jsonify(path=found.name, title=rendered.title or names.base_name(found.name),
+            html, lambda n: (readable.can_read(actor, n) and wiki.pages.exists(n, found.commit))
+            or file_exists(n, found.commit))  # a file beside the pages (web/files.py)
+    meta = wiki.status.meta_of_blob(found.blob)
+    return jsonify(path=found.name, title=meta.title or rendered.title or names.base_name(found.name),
                    markdown=found.markdown, html=html, revision=found.revision,
-                   commit=found.commit, **_change_json(found.change))
+                   commit=found.commit, meta=meta.as_json(), meta_problems=list(meta.problems),
+                   **_change_json(found.change))
 
 
 @bp.put("/pages/<path:page>")
@@ -113,8 +118,42 @@ def put_page(page: str):
     base = _string(body, "base")
     if base is not None and not base.strip():
         base = None
+    meta = body.get("meta")
+    if meta is not None:  # fields to set in the front matter (null removes one), the rest kept
+        if not isinstance(meta, dict) or not all(isinstance(k, str) for k in meta):
+            return error_response(400, "bad meta", "meta must be an object of front matter fields")
+        try:
+            markdown = with_meta(markdown, meta)
+        except ValueError as e:
+            return error_response(400, "bad front matter", str(e))
+    problems = list(parse_front_matter(markdown, get_wiki().statuses)[0].problems)
+    if problems:
+        return error_response(400, "bad front matter", " ".join(problems))
     result, refusal = _attempt(lambda: get_wiki().pages.save(name, markdown, current_author(), message, base))
     return refusal or _saved(name, result)
+
+
+@bp.get("/status")
+def status_board():
+    """Every page with a status (in ?folder= and below), as the dashboard shows them."""
+    from .status import board_rows
+    folder = (request.args.get("folder") or "").strip().strip("/") or None
+    if folder:
+        names.check_name(folder)
+    rows = board_rows(folder, status=request.args.get("status") or None, owner=request.args.get("owner") or None,
+                      overdue=request.args.get("overdue") == "1")
+    wiki = get_wiki()
+    return jsonify(folder=folder, counts=dict(wiki.status.counts(rows)), pages=[{
+        "path": r.page, "meta": r.meta.as_json(), "status": r.meta.status, "owner": r.meta.owner,
+        "last_change": _iso(r.last_change.time) if r.last_change else None,
+        "next_review": r.next_review.isoformat() if r.next_review else None, "overdue": r.overdue,
+        "open_threads": r.open_threads, "edits_per_week": list(r.activity)} for r in rows])
+
+
+@bp.get("/tags")
+def tag_list():
+    found = get_wiki().status.tags(readable=lambda n: policy().can_read(current_actor(), n))
+    return jsonify([{"tag": t, "count": len(p), "pages": p} for t, p in sorted(found.items())])
 
 
 def _attempt(action):
@@ -371,3 +410,82 @@ def _set_status(page: str, thread: str, kind: str):
     get_wiki().talk.set_status(name, thread, kind, current_author(), current_actor().name,
                                may_change=can_write(name))
     return _thread(name, thread)
+
+
+# -- attachments and folders -----------------------------------------------------------
+# Files beside a page (rules in web/files.py: reading follows the page, writing needs write
+# access to it; bodies are raw bytes, at most WIKI_MAX_UPLOAD) and folder moves (web/folders.py).
+
+@bp.get("/pages/<path:page>/files")
+def list_files(page: str):
+    from .files import _file_json, _page_with_files, attachments
+
+    name = _page_with_files(page)
+    return jsonify(page=name, limit=attachments().max_bytes,
+                   files=[_file_json(name, f) for f in attachments().list(name)])
+
+
+@bp.get("/pages/<path:page>/files/<file>")
+def get_file(page: str, file: str):
+    from .access import can_read
+    from .files import attachments, file_response
+
+    name = page_name(page)
+    found = attachments().get(name, file, request.args.get("rev") or None)
+    if found is None or not can_read(found[0].path):
+        return error_response(404, "file not found", f"{name} has no file named {file}.")
+    return file_response(found[0].path, found[1], found[0].blob)
+
+
+@bp.put("/pages/<path:page>/files/<file>")
+def put_file(page: str, file: str):
+    from ..core.attachments import FileTooLarge, check_file_name
+    from .files import _conflict_text, _file_json, attachments
+
+    name = page_name(page, "write")
+    file = check_file_name(name, file)
+    ensure_write(f"{name}/{file}")
+    store = attachments()
+    if (request.content_length or 0) > store.max_bytes:
+        raise FileTooLarge(request.content_length, store.max_bytes)
+    try:
+        result = store.put(name, file, request.get_data(cache=False), current_author(),
+                           request.args.get("message") or "")
+    except Conflict as conflict:
+        return jsonify(error="conflict", reason=conflict.reason, detail=_conflict_text(conflict),
+                       path=conflict.name, other=conflict.other), 409
+    return jsonify(status=result.status, commit=result.commit,
+                   **_file_json(name, store.find(name, file))), 201 if result.status == "uploaded" else 200
+
+
+@bp.delete("/pages/<path:page>/files/<file>")
+def delete_file(page: str, file: str):
+    from .files import attachments
+
+    name = page_name(page, "write")
+    if "/" not in file:
+        ensure_write(f"{name}/{file}")
+    result = attachments().delete(name, file, current_author(), request.args.get("message") or "")
+    return jsonify(page=name, name=file, status="deleted", commit=result.commit)
+
+
+@bp.post("/folders/<path:folder>/move")
+def move_folder(folder: str):
+    from . import folders
+
+    body = _json_body()
+    target = _string(body, "to", required=True)
+    flags = {}
+    for key in ("rewrite_links", "with_page"):
+        if not isinstance(body.get(key, False), bool):
+            abort(400, f"'{key}' must be true or false.")
+        flags[key] = body.get(key, False)
+    try:
+        result = folders.move(folder, target, _string(body, "message") or "", **flags)
+    except Conflict as conflict:
+        return jsonify(error="conflict", reason=conflict.reason, detail=folders.conflict_text(conflict, target),
+                       path=conflict.name, other=conflict.other), 409
+    return jsonify(**{"from": result.folder}, to=result.name, status="moved", commit=result.commit,
+                   pages=[{"from": old, "to": new} for old, new in result.pages],
+                   files=[{"from": old, "to": new} for old, new in result.files],
+                   threads=result.threads, rewritten=list(result.rewritten))

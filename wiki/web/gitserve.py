@@ -137,6 +137,7 @@ def _backend(wiki, actor: Actor, rest: str, service: str) -> Response:
         config += ["-c", f"core.hooksPath={install_hooks(current_app.config['WIKI_DATA'])}"]
     proc = subprocess.Popen(["git", *config, "http-backend"], stdin=subprocess.PIPE, stdout=subprocess.PIPE,
                             stderr=subprocess.PIPE, env=env)
+    request.max_content_length = None  # a push may be larger than any upload (MAX_CONTENT_LENGTH)
     body = request.stream if request.method == "POST" else None
     feeder = threading.Thread(target=_feed, args=(proc, body), daemon=True)
     feeder.start()

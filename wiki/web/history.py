@@ -17,7 +17,7 @@ from . import get_wiki
 from .access import can_read, current_author
 from .pages import strip_section_edits
 from .routing import page_arg, page_name, page_route
-from .templating import action_url, page_url
+from .templating import action_url, page_url, xml_text
 
 bp = Blueprint("history", __name__)
 DIFF_VIEWS = ("inline", "side", "rendered")
@@ -175,7 +175,9 @@ def _visible_changes(changes: list[Change]) -> list[tuple[Change, list, bool]]:
     for change in changes:
         pages = [(n, f) for n, f in change.pages if can_read(n)]
         talk = [(n, t) for n, t in change.talk if can_read(n)]
-        hidden = len(pages) < len(change.pages) or len(talk) < len(change.talk)
+        hidden = len(pages) < len(change.pages) or len(talk) < len(change.talk) or not all(
+            can_read(p) and (not names.folder_of(p) or can_read(names.folder_of(p)))  # a hidden page's files
+            for p in change.other_files if not p.startswith("."))
         if pages or talk or (not change.pages and not change.talk and change.other_files and not hidden):
             shown.append((change, pages, talk, hidden))
     return shown
@@ -256,7 +258,7 @@ def _feed(title: str, link: str, entries: list[dict]) -> Response:
     body = render_template("feed.xml", title=title, link=link, self_link=request.url, entries=entries,
                            updated=entries[0]["updated"] if entries else _iso(0),
                            feed_id=request.base_url)
-    return Response(body, mimetype="application/atom+xml")
+    return Response(xml_text(body), mimetype="application/atom+xml")
 
 
 def init_app(app) -> None:

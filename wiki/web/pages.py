@@ -2,20 +2,21 @@
 
 from __future__ import annotations
 
-import mimetypes
 import re
 
 from flask import Blueprint, Response, abort, flash, redirect, render_template, request
 
 from ..core import names
+from ..core import pagetemplates
 from ..core.pages import Conflict, Page
 from ..core.render import pygments_css
 from ..core.sections import SectionNotFound, get_section, replace_section, split_sections
 from . import get_wiki
 from .access import can_read, can_write, current_actor, current_author, deny_anonymous, policy
+from .status import embed_dashboards
 from .routing import page_arg, page_name
 from .templating import page_url
-from . import routing
+from . import metaform, routing
 from .viewcache import as_html, cached_view
 from .watch import auto_watch
 
@@ -30,8 +31,18 @@ _STATUS_MESSAGES = {
 
 
 def _visible(name: str, commit: str | None = None) -> bool:
-    """Exists and may be read: a hidden page is shown as missing, like any absent one."""
-    return can_read(name) and get_wiki().pages.exists(name, commit)
+    """Exists and may be read: a hidden page is shown as missing, like any absent one. A name a
+    rename left behind counts as existing: following the link redirects to the page."""
+    if not can_read(name):
+        return False
+    pages = get_wiki().pages
+    if pages.exists(name, commit):
+        return True
+    from .files import file_exists  # a file beside the pages (an attachment)
+    if file_exists(name, commit):
+        return True
+    target = pages.redirects().get(name)
+    return bool(target) and can_read(target) and pages.exists(target)
 
 
 _SECTION_EDIT = re.compile(r' ?<a class="edit-section" href="[^"]*">edit</a>')
@@ -78,9 +89,10 @@ def _view(page: str):
         if rev:
             abort(404, f"The page {name} did not exist at revision {rev}.")
         if "." in names.base_name(name):
-            data = wiki.pages.attachment(name)
-            if data is not None:
-                return _attachment(name, data)
+            from .files import serve_file  # safe headers, read access of the owning page, moved files
+            served = serve_file(name)
+            if served is not None:
+                return served
         lookup = wiki.pages.lookup(name)
         if lookup.kind in ("redirect", "case") and not can_read(lookup.name):
             lookup = lookup.__class__("missing", name)
@@ -97,30 +109,16 @@ def _view(page: str):
             return render_template("ambiguous.html", name=name, candidates=lookup.candidates), 300
         return render_template("missing.html", name=name), 404
     html, rendered = _rendered(found, editable=rev is None)
+    html = embed_dashboards(html)
+    meta = wiki.status.meta_of_blob(found.blob)
+    row = wiki.status.row(name) if rev is None and (meta.status or meta.review_every) else None
     older = newer = None
     if rev:
         older, newer = wiki.history.neighbours(name, found.commit)
     return as_html(render_template(
         "page.html", page=found, html=html, rendered=rendered, rev=rev, older=older, newer=newer,
-        redirected_from=request.args.get("redirected_from"),
+        redirected_from=request.args.get("redirected_from"), meta=meta, row=row,
     ))
-
-
-_INLINE_TYPES = {"image/png", "image/jpeg", "image/gif", "image/webp", "image/avif", "image/svg+xml",
-                 "application/pdf", "text/plain"}
-
-
-def _attachment(name: str, data: bytes) -> Response:
-    """Serve a non-page file of the repository; never as something that can script this site."""
-    mimetype = mimetypes.guess_type(name)[0] or "application/octet-stream"
-    if mimetype not in _INLINE_TYPES:
-        mimetype = "application/octet-stream"
-    response = Response(data, mimetype=mimetype)
-    response.headers["X-Content-Type-Options"] = "nosniff"
-    response.headers["Content-Security-Policy"] = "sandbox; default-src 'none'; img-src 'self'; style-src 'unsafe-inline'"
-    if mimetype == "application/octet-stream":
-        response.headers["Content-Disposition"] = "attachment"
-    return response
 
 
 @page_route("/-/raw")
@@ -148,7 +146,7 @@ def edit(page: str | None = None):
     found = wiki.pages.get(name)
     if found is None:
         names.check_new_name(name)
-        text, base = request.args.get("text", ""), ""
+        text, base = _template_text(name) or request.args.get("text", ""), ""
     else:
         text, base = found.markdown, found.commit
         if section is not None:
@@ -160,7 +158,36 @@ def edit(page: str | None = None):
     if section is not None and found is not None:
         section_title = next((s.title for s in split_sections(found.markdown) if s.number == section), None)
     return render_template("edit.html", name=name, text=text, base=base, page=found,
-                           section=section, section_title=section_title, message="")
+                           section=section, section_title=section_title, message="",
+                           meta_form=None if section is not None else metaform.form_for(text, wiki.statuses),
+                           templates=_templates() if found is None else [])
+
+
+def _templates() -> list[str]:
+    return [t for t in pagetemplates.available(get_wiki().pages) if can_read(t)]
+
+
+def _template_text(name: str) -> str | None:
+    """The chosen template (?template=Templates/...) with its placeholders filled, or None."""
+    chosen = request.args.get("template") or ""
+    if not chosen.startswith(pagetemplates.FOLDER + "/") or not can_read(chosen):
+        return None
+    found = get_wiki().pages.get(chosen)
+    if found is None:
+        return None
+    return pagetemplates.instantiate(found.markdown, name, current_author().name)
+
+
+def _with_meta_form(name: str, text: str) -> tuple[str, str | None]:
+    """Apply the metadata form; (text, problem) where a problem keeps the editor open."""
+    try:
+        text = metaform.apply(text, request.form)
+    except ValueError as e:
+        return text, str(e)
+    text = pagetemplates.instantiate(text, name, current_author().name) if request.form.get("from_template") \
+        else text
+    bad = metaform.problems(text, get_wiki().statuses)
+    return text, (" ".join(bad) + " Fix the front matter, or clear the field, and save again.") if bad else None
 
 
 def _save(name: str, section: int | None):
@@ -168,6 +195,13 @@ def _save(name: str, section: int | None):
     text = request.form.get("text", "")
     message = request.form.get("message", "")
     base = request.form.get("base") or None
+    if section is None:
+        text, problem = _with_meta_form(name, text)
+        if problem:
+            found = wiki.pages.get(name)
+            return render_template("edit.html", name=name, text=text, base=base or "", page=found,
+                                   section=None, section_title=None, message=message, error=problem,
+                                   meta_form=metaform.form_for(text, wiki.statuses), templates=[]), 400
     if section is not None:
         if base is None:
             abort(400, "A section edit needs the revision it started from.")
@@ -204,11 +238,19 @@ def _ensure_may_create() -> None:
 @bp.route("/-/new", methods=["GET", "POST"])
 def new():
     _ensure_may_create()
+    statuses = get_wiki().statuses
     if request.method == "GET":
-        return render_template("new.html", name=request.args.get("name", ""), text="", message="", error=None)
+        name = request.args.get("name", "")
+        text = _template_text(name) or ""
+        return render_template("new.html", name=name, text=text, message="", error=None, templates=_templates(),
+                               meta_form=metaform.form_for(text, statuses),
+                               template=request.args.get("template") if text else None)
     raw_name = request.form.get("name", "").strip().strip("/")
-    text = request.form.get("text", "")
+    text, problem = _with_meta_form(raw_name, request.form.get("text", ""))
     message = request.form.get("message", "")
+    if problem:
+        return render_template("new.html", name=raw_name, text=text, message=message, error=problem,
+                               templates=[], meta_form=metaform.form_for(text, statuses)), 400
     try:
         name = names.check_new_name(raw_name)
     except names.BadPageName as e:

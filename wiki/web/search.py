@@ -56,10 +56,16 @@ def wanted():
         if not can_read(source):
             continue
         for target in targets:
-            if target not in existing and _creatable(target):
+            if target not in existing and _creatable(target) and not _is_file(target):
                 wanted.setdefault(target, []).append(source)
     rows = sorted(wanted.items(), key=lambda kv: (-len(kv[1]), kv[0].casefold()))
     return render_template("wanted.html", rows=rows)
+
+
+def _is_file(name: str) -> bool:
+    """A link to a file beside the pages (an attachment) is not a wanted page."""
+    head = get_wiki().pages.head()
+    return "." in names.base_name(name) and bool(head) and get_wiki().repo.blob_id(head, name) is not None
 
 
 def _creatable(name: str) -> bool:

@@ -148,7 +148,8 @@ def body_html(name: str, body: str) -> str:
     rendered = wiki.renderer.render_comment(body, name)
     if not rendered.links:
         return rendered.html
-    return wiki.renderer.mark_missing(rendered.html, lambda n: can_read(n) and wiki.pages.exists(n))
+    from .files import link_target_exists  # pages, and files beside them
+    return wiki.renderer.mark_missing(rendered.html, link_target_exists)
 
 
 # -- views -----------------------------------------------------------------------------

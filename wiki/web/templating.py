@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 import time
 from datetime import datetime, timezone
 from urllib.parse import quote
@@ -32,6 +33,17 @@ def action_url(action: str, name: str, **query: str) -> str:
 def talk_url(name: str, thread: str | None = None) -> str:
     """The talk page of a page, or one of its threads."""
     return action_url("talk", name, **({"thread": thread} if thread else {}))
+
+
+# Characters XML 1.0 forbids (C0 controls other than tab and line breaks, U+FFFE/U+FFFF, lone
+# surrogates). Page text and commit messages may hold them; one in a feed makes the whole feed
+# unreadable to every reader, so feeds show U+FFFD instead.
+_NOT_XML = re.compile("[^\x09\x0a\x0d\x20-\ud7ff\ue000-\ufffd\U00010000-\U0010ffff]")
+
+
+def xml_text(text: str) -> str:
+    """`text` with the characters XML cannot carry replaced by U+FFFD."""
+    return _NOT_XML.sub("\ufffd", text)
 
 
 def reltime(ts: int | float | None) -> str:

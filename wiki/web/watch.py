@@ -40,7 +40,7 @@ from . import access, get_wiki
 from .access import can_read, current_actor, deny_anonymous
 from .auth import safe_next
 from .routing import page_arg, page_name, page_route
-from .templating import action_url, page_url, talk_url
+from .templating import action_url, page_url, talk_url, xml_text
 
 log = logging.getLogger(__name__)
 bp = Blueprint("watch", __name__)
@@ -134,8 +134,10 @@ def _watchlist_page(actor: Actor, feed_url: str | None = None):
                 titles[(w.page, w.thread)] = wiki.talk.thread(w.page, w.thread).title
             except (TalkNotFound, BadTalk, GitError, names.BadPageName):
                 titles[(w.page, w.thread)] = None
+    overdue = [r for r in wiki.status.stale(readable=can_read)
+               if (r.meta.owner or "").casefold() in (actor.name.casefold(), actor.email.casefold())]
     return render_template("watchlist.html", activity=activity, rows=rows, titles=titles,
-                           item_url=item_url, feed_url=feed_url,
+                           item_url=item_url, feed_url=feed_url, overdue=overdue,
                            feed_created=wiki.watches.feed_created(actor.user_id))
 
 
@@ -173,7 +175,7 @@ def feed():
     body = render_template("feed.xml", title=f"Watchlist of {user.name}", link=url_for("watch.watchlist", _external=True),
                            self_link=request.url, feed_id=request.base_url + f"#{user.id}", entries=entries,
                            updated=entries[0]["updated"] if entries else _iso(0))
-    response = Response(body, mimetype="application/atom+xml")
+    response = Response(xml_text(body), mimetype="application/atom+xml")
     response.headers["Cache-Control"] = "private, no-cache"
     return response
 
