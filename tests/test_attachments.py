@@ -592,3 +592,13 @@ def test_a_push_changing_a_pages_files_needs_write_access_to_the_page(store):
     problems = check_push(git_dir, "main", update, may_write=lambda p: p != "Secret", may_read=lambda p: True)
     assert problems == ["Secret/plan.png: you may not change the files of this page"]
     assert check_push(git_dir, "main", update, may_write=lambda p: True, may_read=lambda p: True) == []
+
+
+def test_renaming_a_page_moves_its_files_but_not_its_subpages(files, store):
+    files.put("Projects/Alpha", "diagram.png", PNG, ALICE)
+    store.save("Projects/Alpha/Sub", "# Sub\n", ALICE)
+    result = store.rename("Projects/Alpha", "Archive/Alpha", BOB)
+    moved = git(store.repo.path, "show", "--name-status", "--format=", result.commit).split()
+    assert "Archive/Alpha/diagram.png" in moved and "Projects/Alpha/diagram.png" in moved
+    assert [f.name for f in files.list("Archive/Alpha")] == ["diagram.png"]
+    assert files.list("Projects/Alpha") == [] and store.exists("Projects/Alpha/Sub")  # subpages stay

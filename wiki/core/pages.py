@@ -19,7 +19,7 @@ from typing import Callable
 
 from . import names
 from .changelog import LastChanges
-from .gitrepo import Busy, Change, GitRepo, Person, UnknownRevision
+from .gitrepo import TREE_MODE, Busy, Change, GitRepo, Person, UnknownRevision
 
 META_FOLDER = ".wiki"
 _TALK_ROOT = ".talk"  # talk.TALK_ROOT (talk imports this module)
@@ -354,6 +354,7 @@ class PageStore:
             changes = {old_file: None, new_file: current,
                        REDIRECTS_FILE: self._redirects_blob(redirects)}
             changes.update(self.talk_moves(head, name, new_name))
+            changes.update(self._attachment_moves(head, name, new_name))
             return changes, "renamed", message.strip() or f"Rename {name} to {new_name}"
 
         return self.commit(new_name, author, change)
@@ -532,6 +533,22 @@ class PageStore:
             text = entry.decode("utf-8", "replace")
             if names.fold_case(text) == wanted:
                 raise Conflict(folder, "case", None, None, other=(parent + "/" if parent else "") + text)
+
+    # -- internals -----------------------------------------------------------
+    def _attachment_moves(self, head: str, name: str, new_name: str) -> dict[str, str | None]:
+        """A page's files (the non-page files in the folder named like it) move with it."""
+        entries = self.repo.folder_entries(head, name)
+        target = self.repo.folder_entries(head, new_name)
+        changes: dict[str, str | None] = {}
+        for entry, (mode, sha) in (entries.items() if entries is not None else ()):
+            file = entry.decode("utf-8", "surrogateescape")
+            if mode == TREE_MODE or file.endswith(names.PAGE_SUFFIX):
+                continue  # subpages and their folders stay where they are
+            if target is not None and target.get(entry) is not None:
+                raise Conflict(new_name, "exists", None, self._revision(head, f"{new_name}/{file}"))
+            changes[f"{name}/{file}"] = None
+            changes[f"{new_name}/{file}"] = sha.hex()
+        return changes
 
     # -- internals -----------------------------------------------------------
     def _revision(self, head: str | None, file: str) -> str | None:
