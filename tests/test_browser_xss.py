@@ -10,14 +10,13 @@ one, or a foreign request other than an image.
 
 The pages are loaded with the Content-Security-Policy bypassed, so the test holds the escaping and
 the sanitizer on their own; the policy itself is tested separately (and one pass runs with it on).
-Payloads go in batches (50 to a page, one comment each, titles joined up to 200 characters); each
+Payloads go in batches (100 to a page, two to a comment, titles joined up to 200 characters); each
 one is also rendered alone through the editor's preview. Every response a write produced (refusals
 included) is parsed by Chromium (DOMParser) and audited; a large sample is loaded as a live page.
 """
 
 from __future__ import annotations
 
-import json
 import re
 import time
 import urllib.error
@@ -439,10 +438,9 @@ def test_feeds_stay_well_formed_with_control_characters(client):
         assert "\ufffd" in body and "Feed-test" in body
 
 
-@pytest.mark.xfail(strict=True, reason="whoosh's PlusMinusPlugin raises NotImplementedError('Plus') for a + "
-                   "inside parentheses: a 500 (no injection: the error page is generic). Found by the payloads "
-                   "(the JSFuck ones); not fixed here.")
 def test_search_with_plus_inside_parentheses_is_not_a_server_error(client):
+    """Regression: whoosh's PlusMinusPlugin raised NotImplementedError('Plus') for a + inside parentheses
+    (found by the JSFuck payloads); such a query now searches for its words."""
     client.post("/-/edit/Plus", data={"text": "a b\n", "message": ""})
     for url in ("/-/search", "/-/api/v1/search"):
         assert client.get(url, query_string={"q": "a (+b)"}).status_code < 500
@@ -683,14 +681,10 @@ def test_search(seeded, browser):
     guard = new_guard(wiki)
     page = open_page(browser, wiki, guard, "editor")
     snippets = []
-    errors = guard.server_errors
 
     def api_search(i: int) -> None:
         status, answer = wiki.server.request("GET", "/-/api/v1/search?" + urlencode({"q": s.payloads[i]}))
-        if status >= 500:
-            errors.append((f"API search #{i}", status, s.payloads[i]))
-            return
-        assert status in (200, 400), (s.payloads[i], status, answer)
+        assert status in (200, 400, 414), (s.payloads[i], status, answer)  # 414: a URL longer than gunicorn takes
         for hit in answer.get("results", []):
             snippets.append({"label": f"API snippet for query #{i} ({hit['path']})", "html": hit["snippet_html"]})
 
@@ -703,7 +697,7 @@ def test_search(seeded, browser):
     guard.bulk(page, [{"label": f"search #{i}", "url": "/-/search?" + urlencode({"q": p})}
                       for i, p in enumerate(s.payloads)]
                + [{"label": f"history search #{i}", "url": "/-/search?" + urlencode({"q": p, "history": "1"})}
-                  for i, p in enumerate(s.payloads[::6])], parallel=2, server_errors=errors)
+                  for i, p in enumerate(s.payloads[::6])], parallel=2)
     tried("search query", len(s.payloads))
     step = max(1, len(s.payloads) // LIVE_SEARCHES)
     for i in range(0, len(s.payloads), step):
@@ -712,10 +706,6 @@ def test_search(seeded, browser):
         guard.visit(page, "/-/search?" + urlencode({"q": q}), f"search {q!r}")
         guard.visit(page, "/-/search?" + urlencode({"q": q, "history": "1"}), f"history search {q!r}")
     assert_clean(guard, "in search")
-    # The only server errors allowed are the known one (test_search_with_plus_inside_parentheses...).
-    known = wiki.server.log.read_text(errors="replace").count("NotImplementedError: Plus")
-    assert len(errors) <= known, errors[:10]
-    REPORT["search errors"] = len(errors)
     page.context.close()
 
 
@@ -763,8 +753,7 @@ def summary(request):
             f"pages loaded: {sum(g.loads for g in guards)} live in Chromium + {sum(g.parsed for g in guards)} "
             f"answers parsed by it; violations: {sum(len(g.violations) for g in guards)}; "
             f"foreign requests aborted: {sum(len(g.foreign) for g in guards)} (images allowed); "
-            f"typical page view: {REPORT['bytes']} bytes; search queries answered 500 (known whoosh bug): "
-            f"{REPORT.get('search errors', '?')}; {time.monotonic() - REPORT['started']:.0f} s")
+            f"typical page view: {REPORT['bytes']} bytes; {time.monotonic() - REPORT['started']:.0f} s")
     reporter = request.config.pluginmanager.get_plugin("terminalreporter")
     if reporter is not None:
         reporter.write_line("")

@@ -300,3 +300,9 @@ def test_talk_hits_on_the_search_page_link_to_their_thread(app, client):
     wiki.search.catch_up(wait=True)
     page = client.get("/-/search?q=flamingopager").get_data(as_text=True)
     assert f"/-/talk/Ops?thread={thread_id}" in page and ">talk</span>" in page
+
+
+def test_operator_mixes_whoosh_cannot_parse_search_their_words(wiki):
+    store, index = wiki
+    result = index.search("vendor (+contract)")
+    assert result.error is None and paths(result) == ["Projects/Alpha"]

@@ -348,7 +348,11 @@ class WhooshEngine:
         parser.add_plugin(qparser.FieldAliasPlugin({"tags": ["tag"], "title": ["title"], "author": ["by"]}))
         parser.remove_plugin_class(qparser.BoostPlugin)
         parser.add_plugin(qparser.PlusMinusPlugin())
-        q = parser.parse(text)
+        try:
+            q = parser.parse(text)
+        except Exception:  # whoosh's parser fails on some operator mixes, e.g. "a (+b)": take the words
+            words = " ".join(re.findall(r"\w+", text))
+            q = parser.parse(words) if words else None
         if q is None or q is NullQuery:
             return (Every() if filters else None), filters, plain
         if name == "pages" and expand:
