@@ -29,6 +29,12 @@ def error_response(status: int, error: str, detail: str = ""):
     return render_template("error.html", status=status, error=error, detail=detail), status
 
 
+def map_errors(app: Flask, table: dict[type[Exception], tuple[int, str]]) -> None:
+    """Answer each core exception with its status and title, the exception's message as the detail."""
+    for kind, (status, title) in table.items():
+        app.register_error_handler(kind, lambda e, status=status, title=title: error_response(status, title, str(e)))
+
+
 def init_app(app: Flask) -> None:
     @app.errorhandler(BadPageName)
     def bad_name(e: BadPageName):

@@ -31,7 +31,7 @@ from ..core.pages import Conflict, PageNotFound
 from ..core.relink import relative_path
 from . import get_wiki
 from .access import can_read, can_write, current_author, ensure_read, ensure_write
-from .errors import error_response
+from .errors import error_response, map_errors
 from .routing import page_arg, page_name, page_route
 from .templating import action_url, page_url
 
@@ -282,17 +282,8 @@ def init_app(app: Flask) -> None:
         return error_response(413, "Too large", "Nothing was saved: the request was larger than the wiki "
                               f"accepts (files can be at most {human_size(int(app.config['WIKI_MAX_UPLOAD']))} each).")
 
-    @app.errorhandler(FileTooLarge)
-    def file_too_large(e: FileTooLarge):
-        return error_response(413, "File too large", str(e))
-
-    @app.errorhandler(BadFileName)
-    def bad_file_name(e: BadFileName):
-        return error_response(400, "Bad file name", str(e))
-
-    @app.errorhandler(FileNotFound)
-    def file_not_found(e: FileNotFound):
-        return error_response(404, "File not found", str(e))
+    map_errors(app, {FileTooLarge: (413, "File too large"), BadFileName: (400, "Bad file name"),
+                     FileNotFound: (404, "File not found")})
 
 
 def get_wiki_from(app: Flask):

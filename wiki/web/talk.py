@@ -32,7 +32,7 @@ from ..core.search.extract import html_to_text
 from ..core.talk import ALLOWED_TAGS, BadTalk, Comment, NotAllowed, TalkNotFound, Thread
 from . import get_wiki
 from .access import can_read, can_write, current_actor, current_author, deny_anonymous
-from .errors import error_response
+from .errors import error_response, map_errors
 from .routing import page_arg, page_name, page_route
 from .templating import action_url, talk_url
 from .watch import comment_posted
@@ -346,13 +346,7 @@ def threads_json(name: str) -> list[dict]:
 def init_app(app) -> None:
     app.register_blueprint(bp)
 
-    @app.errorhandler(BadTalk)
-    def bad_talk(e: BadTalk):
-        return error_response(400, "Bad comment", str(e))
-
-    @app.errorhandler(NotAllowed)
-    def not_allowed(e: NotAllowed):
-        return error_response(403, "Not allowed", str(e))
+    map_errors(app, {BadTalk: (400, "Bad comment"), NotAllowed: (403, "Not allowed")})
 
     @app.errorhandler(TalkNotFound)
     def talk_not_found(e: TalkNotFound):
