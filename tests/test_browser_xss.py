@@ -257,7 +257,7 @@ def seeded(xss_wiki, browser):
     s.write_results["page name"] = results
     s.write_results["page name in URL"] = guard.bulk(writer, [
         {"label": f"view of name #{i}", "url": path_of(p.strip().strip("/"))} for i, p in enumerate(payloads)
-        if i % 3 == 0], parallel=2)
+        if i % 4 == 0], parallel=2)
     tried("page name", len(payloads))
     phase("names")
 
@@ -444,6 +444,38 @@ def test_search_with_plus_inside_parentheses_is_not_a_server_error(client):
     client.post("/-/edit/Plus", data={"text": "a b\n", "message": ""})
     for url in ("/-/search", "/-/api/v1/search"):
         assert client.get(url, query_string={"q": "a (+b)"}).status_code < 500
+
+
+CANARY = """<!doctype html><html><head><title>canary</title>
+<link rel="stylesheet" href="http://evil.example/x.css"></head><body>
+<img src="/-/no-such-image" onerror="__hit(0, 'canary')">
+<script>alert(1)</script>
+<script src="http://evil.example/x.js"></script>
+<a href=" java&#x09;script:alert(1)">link</a>
+<iframe srcdoc="&lt;b&gt;x&lt;/b&gt;"></iframe>
+<img src="https://images.example/cat.png">
+</body></html>"""
+
+
+def test_the_harness_catches_an_injection(xss_wiki, browser):
+    """The guard on a page made to be injected (served by the test, not the wiki): every kind of
+    finding is reported, and an image from another host is allowed."""
+    wiki = xss_wiki
+    guard = Guard(wiki.base)  # not one of the report's guards: these violations are wanted
+    page = open_page(browser, wiki, guard)
+    page.context.route(wiki.url("/-/canary"), lambda route: route.fulfill(body=CANARY, content_type="text/html"))
+    guard.visit(page, "/-/canary", "canary")
+    found = "\n".join(guard.violations)
+    for expected in ("ran {'kind': '__hit'", "ran {'kind': 'alert'", "script request to another host",
+                     "stylesheet request to another host", "handler onerror", "script URL in href",
+                     "element <iframe>", "attribute srcdoc", ": script: <script>alert(1)</script>"):
+        assert expected in found, (expected, found)
+    assert ("image", "https://images.example/cat.png") in guard.foreign
+    assert "images.example" not in found
+    guard.violations.clear()
+    guard.bulk(page, [{"label": "canary", "url": "/-/canary"}])
+    assert any("handler onerror" in v for v in guard.violations), guard.violations
+    page.context.close()
 
 
 # -- the places, loaded -------------------------------------------------------------------------
@@ -694,11 +726,13 @@ def test_search(seeded, browser):
     assert snippets, "no query found a payload page"
     guard.visit(page, "/Home", "home for snippets")
     guard.fragments(page, snippets)
+    # The search page (the query is shown back in the form, the title and the links) for a third of
+    # the queries, parsed; thirty of them shown live below.
     guard.bulk(page, [{"label": f"search #{i}", "url": "/-/search?" + urlencode({"q": p})}
-                      for i, p in enumerate(s.payloads)]
+                      for i, p in enumerate(s.payloads) if i % 3 == 0]
                + [{"label": f"history search #{i}", "url": "/-/search?" + urlencode({"q": p, "history": "1"})}
-                  for i, p in enumerate(s.payloads[::6])], parallel=2)
-    tried("search query", len(s.payloads))
+                  for i, p in enumerate(s.payloads) if i % 12 == 1], parallel=2)
+    tried("search query, search page", len(s.payloads) // 3)
     step = max(1, len(s.payloads) // LIVE_SEARCHES)
     for i in range(0, len(s.payloads), step):
         guard.visit(page, "/-/search?" + urlencode({"q": s.payloads[i]}), f"search #{i}")
