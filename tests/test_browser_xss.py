@@ -104,7 +104,9 @@ def new_guard(wiki) -> Guard:
 
 
 def open_page(browser, wiki, guard: Guard, user: str | None = None, csp: bool = False, password: str = PASSWORD):
-    """A page in a fresh context watched by `guard`; logged in as `user` unless None."""
+    """A page in a fresh context watched by `guard`; logged in as `user` unless None. Besides the
+    guard's routing (which aborts whatever is not the wiki), the context's proxy is a closed port
+    on 127.0.0.1, so nothing the routing might not see (a prefetch, a worker) leaves the machine."""
     context = browser.new_context(viewport=DESKTOP, bypass_csp=not csp,
                                   proxy={"server": "http://127.0.0.1:9", "bypass": "127.0.0.1"})
     guard.attach(context)
@@ -789,9 +791,11 @@ def summary(request):
             f"foreign requests aborted: {sum(len(g.foreign) for g in guards)} (images allowed); "
             f"typical page view: {REPORT['bytes']} bytes; {time.monotonic() - REPORT['started']:.0f} s")
     reporter = request.config.pluginmanager.get_plugin("terminalreporter")
-    if reporter is not None:
+    capture = request.config.pluginmanager.get_plugin("capturemanager")
+    if reporter is None or capture is None:
+        print(line)
+        return
+    with capture.global_and_fixture_disabled():  # shown in every run, not only with -s
         reporter.write_line("")
         reporter.write_line(line)
         reporter.write_line("  places: " + ", ".join(f"{k} {v}" for k, v in places.items()))
-    else:
-        print(line)
