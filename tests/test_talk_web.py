@@ -500,3 +500,13 @@ def test_api_with_a_bearer_token_needs_no_csrf(make_app):
     assert r.status_code == 201 and r.get_json()["author"] == "Rita"
     assert git(app.config["WIKI_REPO"], "log", "-1", "--format=%an").strip() == "Rita"
     assert client.post("/-/api/v1/pages/Doc/talk", json={"title": "Bot", "body": "beep"}).status_code == 400
+
+
+def test_a_comment_linking_a_renamed_pages_old_name_is_not_a_red_link(app):
+    rita, bob = client_for(app, "Rita"), client_for(app, "Bob")
+    app.extensions["tacit"].pages.save("Other", "# Other\n", ADA)
+    thread = start(rita, body="See [[Other]] and [[Nowhere]].")
+    assert bob.post("/-/rename/Other", data={"new_name": "Elsewhere"}).status_code == 302
+    html = rita.get(f"/-/talk/Doc?thread={thread}").get_data(as_text=True)
+    assert re.search(r'<a class="wikilink" href="/Other"', html)  # followed, it redirects
+    assert re.search(r'<a class="[^"]*missing[^"]*" href="[^"]*Nowhere', html)

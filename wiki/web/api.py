@@ -97,11 +97,8 @@ def get_page(page: str):
     rendered = wiki.renderer.render(found.markdown, found.name, cache_key=found.blob)
     html = rendered.html
     if rendered.links:
-        from .files import file_exists
-        readable, actor = policy(), current_actor()
-        html = wiki.renderer.mark_missing(
-            html, lambda n: (readable.can_read(actor, n) and wiki.pages.exists(n, found.commit))
-            or file_exists(n, found.commit))  # a file beside the pages (web/files.py)
+        from .files import link_target_exists
+        html = wiki.renderer.mark_missing(html, lambda n: link_target_exists(n, found.commit))
     meta = wiki.status.meta_of_blob(found.blob)
     return jsonify(path=found.name, title=meta.title or rendered.title or names.base_name(found.name),
                    markdown=found.markdown, html=html, revision=found.revision,

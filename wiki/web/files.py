@@ -108,8 +108,15 @@ def file_exists(name: str, commit: str | None = None) -> bool:
 
 
 def link_target_exists(name: str, commit: str | None = None) -> bool:
-    """A link's target exists for this visitor: a readable page or file."""
-    return (can_read(name) and get_wiki().pages.exists(name, commit)) or file_exists(name, commit)
+    """A link's target exists for this visitor: a readable page or file, or an old name a rename
+    left behind (following the link redirects). Everything that marks red links asks this."""
+    pages = get_wiki().pages
+    if can_read(name) and pages.exists(name, commit):
+        return True
+    if file_exists(name, commit):
+        return True
+    target = pages.redirects().get(name)
+    return bool(target) and can_read(target) and pages.exists(target)
 
 
 # -- the files page --------------------------------------------------------------------------

@@ -31,18 +31,9 @@ _STATUS_MESSAGES = {
 
 
 def _visible(name: str, commit: str | None = None) -> bool:
-    """Exists and may be read: a hidden page is shown as missing, like any absent one. A name a
-    rename left behind counts as existing: following the link redirects to the page."""
-    if not can_read(name):
-        return False
-    pages = get_wiki().pages
-    if pages.exists(name, commit):
-        return True
-    from .files import file_exists  # a file beside the pages (an attachment)
-    if file_exists(name, commit):
-        return True
-    target = pages.redirects().get(name)
-    return bool(target) and can_read(target) and pages.exists(target)
+    """Exists and may be read: a hidden page is shown as missing, like any absent one."""
+    from .files import link_target_exists  # pages, files beside them, and renamed pages' old names
+    return link_target_exists(name, commit)
 
 
 _SECTION_EDIT = re.compile(r' ?<a class="edit-section" href="[^"]*">edit</a>')
