@@ -242,3 +242,9 @@ def _tags(html: str) -> str:
 def test_mentions_are_found():
     assert talk_mod.mentions("Hi @alice and @bob.smith, mail me at x@example.org; @alice again.") == \
         ["alice", "bob.smith"]
+
+
+def test_editing_an_unknown_comment_is_not_found_even_with_an_empty_body(talk):
+    thread_id, _ = talk.start("Projects/Alpha", "Topic", "Words.", ALICE, "alice")
+    with pytest.raises(TalkNotFound):
+        talk.edit("Projects/Alpha", thread_id, "20260101-000000-abcdef", "", ALICE, "alice")

@@ -426,6 +426,8 @@ class TalkStore:
 
     def edit(self, page: str, thread_id: str, comment_id: str, body: str, author: Person, user: str,
              moderator: bool = False) -> SaveResult:
+        if self.thread(page, thread_id).comment(comment_id) is None:  # unknown before malformed: 404, not 400
+            raise TalkNotFound(comment_id)
         body = _check_body(body)
         return self._rewrite(page, thread_id, comment_id, author, user, moderator, "Edit comment",
                              lambda header, _old: ({**header, "edited": now_text()}, body))
