@@ -319,3 +319,8 @@ def test_backup_and_restore_on_a_fresh_machine(tmp_path):
     assert TalkStore(new_store).thread("Notes", thread).title == "Backed up?"
     again = cli(fresh, "restore", str(tmp_path / "backup"))
     assert again.returncode != 0 and "not empty" in again.stderr
+    (tmp_path / "empty").mkdir()
+    other = dict(env, WIKI_REPO=str(tmp_path / "other" / "repo"), WIKI_DATA=str(tmp_path / "other" / "data"))
+    wrong = cli(other, "restore", str(tmp_path / "empty"))
+    assert wrong.returncode == 1 and "not a readable backup" in wrong.stderr and "Traceback" not in wrong.stderr
+    assert not (tmp_path / "other" / "repo").exists()

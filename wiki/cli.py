@@ -186,8 +186,8 @@ def backup(dest: str) -> None:
     wiki = _wiki(build_search=False)
     try:
         manifest = make_backup(wiki.repo, wiki.engine, dest)
-    except BackupError as e:
-        raise click.ClickException(str(e)) from None
+    except (BackupError, OSError) as e:
+        raise click.ClickException(f"the backup was not written: {e}") from None
     rows = ", ".join(f"{n} {t}" for t, n in manifest["rows"].items() if n)
     click.echo(f"Backed up {manifest['branch']} at {manifest['head'][:12]} and {rows or 'no rows'} to {dest}.")
 
@@ -206,6 +206,8 @@ def restore(src: str, force: bool) -> None:
         manifest = load_backup(src, settings["WIKI_REPO"], engine, force)
     except BackupError as e:
         raise click.ClickException(str(e)) from None
+    except (OSError, ValueError, KeyError) as e:  # not a backup folder, or a damaged one
+        raise click.ClickException(f"{src} is not a readable backup ({e}); nothing was restored") from None
     click.echo(f"Restored {manifest['branch']} at {manifest['head'][:12]} into {settings['WIKI_REPO']}; "
                "the search index is rebuilt on first start.")
 
