@@ -113,7 +113,7 @@ def _progress_bar(label: str):
 
 
 @main.command()
-@click.option("--pages-only", is_flag=True, help="Rebuild the page index only, not the history index.")
+@click.option("--pages-only", is_flag=True, help="Rebuild the page index only, not the history and semantic indexes.")
 def reindex(pages_only: bool) -> None:
     """Rebuild the search indexes from the repository (searches keep working meanwhile)."""
     import time
@@ -122,6 +122,7 @@ def reindex(pages_only: bool) -> None:
     steps = [("Pages  ", wiki.search.rebuild, "pages")]
     if not pages_only:
         steps.append(("History", wiki.search.rebuild_history, "page revisions"))
+        steps.append(("Meaning", wiki.search.rebuild_vectors, "passages (semantic index)"))
     for label, build, what in steps:
         started = time.perf_counter()
         update, close = _progress_bar(label)

@@ -89,4 +89,27 @@ def _check_search(wiki: "Wiki", head: str | None, repair: bool) -> list[Finding]
                 search.catch_up(wait=True)
                 finding.repaired = (search.engine.meta(name).get("head") or None) == head
             out.append(finding)
+    out += _check_semantic(search, head, repair)
     return out
+
+
+def _check_semantic(search, head: str | None, repair: bool) -> list[Finding]:
+    """The semantic index, when the model is there: present and at the branch head."""
+    from .search import semantic
+
+    if semantic.embedder() is None:
+        return []
+    if not search.vectors.exists():
+        finding = Finding("search", "the semantic index is missing")
+        if repair:
+            search.rebuild_vectors()
+            finding.repaired = search.vectors.exists()
+        return [finding]
+    indexed = search.vectors.head()
+    if indexed == head:
+        return []
+    finding = Finding("search", f"the semantic index reflects {str(indexed)[:12]}, the branch is at {str(head)[:12]}")
+    if repair:
+        search.catch_up(wait=True)
+        finding.repaired = search.vectors.head() == head
+    return [finding]

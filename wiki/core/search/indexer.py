@@ -18,6 +18,7 @@ import subprocess
 import sys
 import threading
 import time
+from concurrent.futures import ThreadPoolExecutor
 from datetime import timezone
 from pathlib import Path
 from typing import Callable, Iterator
@@ -31,6 +32,8 @@ from ..render import Renderer
 from .engine import PageDoc, Results, RevisionDoc
 from ..talk import TalkNotFound, TalkStore, Thread, page_of_talk_file
 from .extract import PageText, extract, html_to_text
+from . import semantic
+from .vectors import VectorStore
 from .whoosh_engine import WhooshEngine, as_datetime, merge_small_into_one
 
 log = logging.getLogger(__name__)
@@ -39,6 +42,7 @@ _BATCH = 500
 _PATIENCE = 2.0  # seconds a search waits for a rebuild before answering "reindexing"
 _SOON_PAUSE = 0.5  # seconds a catch-up after a save waits for more saves to come
 _LOCK_PATIENCE = 5.0  # seconds a search waits for another process's catch-up
+_EMBED_INLINE = 300  # more changed pages than this are embedded by the rebuild process, not a web worker
 
 
 @contextlib.contextmanager
@@ -66,11 +70,13 @@ class SearchIndex:
         self.talk = TalkStore.reading(repo)
         self.root = Path(data_dir) / "index"
         self.engine = WhooshEngine(self.root)
+        self.vectors = VectorStore(self.root)
 
         self._background: threading.Thread | None = None
         self._background_lock = threading.Lock()
         self._soon_thread: threading.Thread | None = None
         self._soon_pending = False
+        self._pool: ThreadPoolExecutor | None = None
 
     # -- locking ---------------------------------------------------------------
     def _writer_lock(self, wait: bool | float, index: str):
@@ -179,6 +185,64 @@ class SearchIndex:
         self.engine.publish("history", folder)
         return count
 
+    def rebuild_vectors(self, progress: Progress | None = None) -> int:
+        """Embed every page's passages into a new generation of the semantic index (0 without the model)."""
+        with self._writer_lock(True, "vectors"):
+            return self._rebuild_vectors(progress)
+
+    def _rebuild_vectors(self, progress: Progress | None) -> int:
+        embedder = semantic.embedder(bulk=True)
+        if embedder is None:
+            return 0
+        head = self.repo.head()
+        files = list(self.repo.list_files(head)) if head else []
+        pages = [(p, b) for p, b in files if names.page_name(p)]
+        if head:
+            self.last_changes.all(head)
+        writer = self.vectors.create()
+        count = 0
+        try:
+            for start in range(0, len(pages), _BATCH):
+                docs = [d for d in (self._page_doc(head, p, b) for p, b in pages[start:start + _BATCH]) if d]
+                count += self._embed(embedder, writer, docs)
+                if progress:
+                    progress(min(start + _BATCH, len(pages)), len(pages))
+            talk, _ = self._thread_docs(head, [p for p, _ in files if p.startswith(".talk/")])
+            count += self._embed(embedder, writer, talk)
+            writer.contributors(self._contributors(head) if head else [])
+            writer.commit({"head": head or ""})
+        except BaseException:
+            writer.cancel()
+            raise
+        if progress and not pages:
+            progress(0, 0)
+        return count
+
+    @staticmethod
+    def _embed(embedder: semantic.Embedder, writer, docs: list[PageDoc]) -> int:
+        """Embed the docs' passages in one go (batches of similar length) and store them per page."""
+        texts = [semantic.passages(d.text) for d in docs]
+        vectors = embedder.embed_many([t for ts in texts for t in ts])
+        at = 0
+        for doc, ts in zip(docs, texts):
+            writer.replace(doc.text.path, ts, vectors[at:at + len(ts)])
+            at += len(ts)
+        return at
+
+    def _contributors(self, rev_range: str) -> list[tuple[str, str]]:
+        """(page, author email) for every page commit in a range: one `git log` for all of them."""
+        out = self.repo.git("-c", "core.quotePath=false", "log", "--no-renames", "--format=%x01%ae",
+                            "--name-only", rev_range).decode("utf-8", "replace")
+        pairs, email = set(), ""
+        for line in out.splitlines():
+            if line.startswith("\x01"):
+                email = line[1:].strip().lower()
+            elif line:
+                name = names.page_name(line)
+                if name:
+                    pairs.add((name, email))
+        return sorted(pairs)
+
     # -- catching up -----------------------------------------------------------
     def catch_up(self, wait: bool | float = _LOCK_PATIENCE, history: bool = True) -> bool:
         """Bring the page index (and the history index) to the branch head.
@@ -190,12 +254,18 @@ class SearchIndex:
         """
         head = self.repo.head() or ""
         names_ = ("pages", "history") if history else ("pages",)
-        if all(self.engine.meta(n).get("head") == head for n in names_):
+        vectors = history and semantic.embedder() is not None and self.vectors.head() != head
+        if all(self.engine.meta(n).get("head") == head for n in names_) and not vectors:
             return True
-        if any(self.engine.open(n) is None for n in names_):
+        if any(self.engine.open(n) is None for n in names_) or (vectors and not self.vectors.exists()):
             self._rebuild_in_background()
-            return False
-        steps = {"pages": self._catch_up_pages, "history": self._catch_up_history}
+            if vectors and all(self.engine.open(n) is not None for n in names_):
+                vectors = False  # the semantic index is being built: the word indexes go on
+            else:
+                return False
+        names_ += ("vectors",) if vectors else ()
+        steps = {"pages": self._catch_up_pages, "history": self._catch_up_history,
+                 "vectors": self._catch_up_vectors}
         for index, step in steps.items():
             if index not in names_:
                 continue
@@ -210,6 +280,29 @@ class SearchIndex:
                     return False
         return True
 
+    def _changed(self, indexed: str | None, head: str) -> tuple[list[PageDoc], list[str], dict[str, str]]:
+        """Documents for what differs between two commits, the keys gone, and pages moved (old -> new)."""
+        docs, removed, talk_files, gone_blobs, new_blobs = [], [], [], {}, {}
+        for change in self.repo.diff_trees(indexed, head):
+            name = names.page_name(change.path)
+            if name is None:
+                if change.path.startswith(".talk/"):
+                    talk_files += [change.path] + ([change.old_path] if change.old_path else [])
+                continue
+            if change.status == "D" or change.new_blob is None:
+                removed.append(name)
+                if change.old_blob:
+                    gone_blobs[change.old_blob] = name
+            else:
+                doc = self._page_doc(head, change.path, change.new_blob)
+                if doc is not None:
+                    docs.append(doc)
+                    if change.status == "A":
+                        new_blobs[change.new_blob] = name
+        moved = {gone_blobs[b]: name for b, name in new_blobs.items() if b in gone_blobs}
+        talk, gone = self._thread_docs(head, talk_files)
+        return docs + talk, removed + gone, moved
+
     def _catch_up_pages(self, head: str | None) -> None:
         indexed = self.engine.meta("pages").get("head") or None
         if indexed == head:
@@ -217,25 +310,10 @@ class SearchIndex:
         if indexed and not self._exists(indexed):
             self._rebuild_pages(None)
             return
-        docs, removed, talk_files = [], [], []
         if head:
-            for change in self.repo.diff_trees(indexed, head):
-                name = names.page_name(change.path)
-                if name is None:
-                    if change.path.startswith(".talk/"):
-                        talk_files += [change.path] + ([change.old_path] if change.old_path else [])
-                    continue
-                if change.status == "D" or change.new_blob is None:
-                    removed.append(name)
-                else:
-                    doc = self._page_doc(head, change.path, change.new_blob)
-                    if doc is not None:
-                        docs.append(doc)
-            talk, gone = self._thread_docs(head, talk_files)
-            docs += talk
-            removed += gone
+            docs, removed, _ = self._changed(indexed, head)
         else:
-            removed = list(self.engine.all_links())
+            docs, removed = [], list(self.engine.all_links())
         with _writing(self.engine.open("pages"), timeout=30, _merge=merge_small_into_one) as writer:
             self.engine.write_pages(writer, docs, removed, {"head": head or ""})
 
@@ -250,6 +328,38 @@ class SearchIndex:
         with _writing(self.engine.open("history"), timeout=30, _merge=merge_small_into_one) as writer:
             self.engine.write_history(writer, list(self._revision_docs(rev_range)) if head else [],
                                       {"head": head or ""})
+
+    def _catch_up_vectors(self, head: str | None) -> None:
+        embedder = semantic.embedder()
+        indexed = self.vectors.head()
+        if embedder is None or indexed == (head or None) or not self.vectors.exists():
+            return
+        if not indexed or not self._exists(indexed):
+            self._rebuild_in_background()  # embedding a whole wiki is a job for the rebuild process
+            return
+        docs, removed, moved = self._changed(indexed, head) if head else ([], [], {})
+        if len(docs) > _EMBED_INLINE:
+            self._rebuild_in_background()
+            return
+        writer = self.vectors.writer()
+        if writer is None:
+            return
+        try:
+            for old, new in moved.items():
+                writer.carry_contributors(old, new)
+            for key in removed:
+                writer.remove(key)
+                writer.forget_contributors(key)
+            self._embed(embedder, writer, docs)
+            if head and self.repo.is_ancestor(indexed, head):
+                writer.contributors(self._contributors(f"{indexed}..{head}"))
+            else:  # a reset or force push: who wrote what is counted again
+                writer.clear_contributors()
+                writer.contributors(self._contributors(head) if head else [])
+            writer.commit({"head": head or ""})
+        except BaseException:
+            writer.cancel()
+            raise
 
     def _exists(self, commit: str) -> bool:
         try:
@@ -279,7 +389,8 @@ class SearchIndex:
 
     def ensure_built(self) -> None:
         """At start: a missing index starts building in the background (searches answer meanwhile)."""
-        if self.engine.open("pages") is None or self.engine.open("history") is None:
+        if self.engine.open("pages") is None or self.engine.open("history") is None or (
+                semantic.embedder() is not None and not self.vectors.exists()):
             self._rebuild_in_background()
 
     def build_missing(self) -> None:
@@ -288,6 +399,10 @@ class SearchIndex:
             with self._writer_lock(True, index):
                 if self.engine.open(index) is None or self.engine.meta(index).get("head") is None:
                     rebuild(None)
+        if semantic.embedder() is not None:
+            with self._writer_lock(True, "vectors"):
+                if self.vectors.head() is None:
+                    self._rebuild_vectors(None)
 
     def catch_up_soon(self) -> None:
         """After a save: bring the index up to date without delaying the response.
@@ -329,10 +444,22 @@ class SearchIndex:
         if not current:  # a small wiki is rebuilt in a moment: answer from the new index
             self.wait_for_rebuild(_PATIENCE)
             current = self.catch_up(history=history or "history:" in text)
-        result = self.engine.query(text, offset, limit, hidden or [], history)
+        related = self._meaning() if not history else None
+        result = self.engine.query(text, offset, limit, hidden or [], history, related)
+        if related is not None and self.vectors.head() != self.repo.head():
+            self.catch_up_soon()  # commits from a push or by hand: the semantic index follows
         if not current and not result.reindexing:
             result.reindexing = self._background is not None and self._background.is_alive()
         return result
+
+    def _meaning(self) -> "_Meaning | None":
+        embedder = semantic.embedder()
+        if embedder is None or not self.vectors.exists():
+            return None
+        with self._background_lock:
+            if self._pool is None:  # the model and numpy release the GIL: the word search goes on meanwhile
+                self._pool = ThreadPoolExecutor(max_workers=2, thread_name_prefix="search-meaning")
+        return _Meaning(embedder, self.vectors, self._pool)
 
     def _current(self) -> None:
         if not self.catch_up(history=False):
@@ -348,10 +475,28 @@ class SearchIndex:
         return self.engine.all_links()
 
 
+class _Meaning:
+    """The semantic side of a search (fusion.Neighbours): the embedder and the passage vectors."""
+
+    def __init__(self, embedder: semantic.Embedder, store: VectorStore, pool: ThreadPoolExecutor) -> None:
+        self.embedder, self.store, self.pool = embedder, store, pool
+
+    def ask(self, text: str, limit: int, keep: Callable[[str], bool]) -> Callable[[], list[tuple[str, float, int]]]:
+        future = self.pool.submit(lambda: self.store.near(self.embedder.embed([text])[0], limit, keep))
+        return future.result
+
+    def passages(self, ids: list[int]) -> dict[int, str]:
+        return self.store.passage_texts(ids)
+
+    def prior(self, path: str) -> float:
+        return self.store.prior(path)
+
+
 def thread_doc(renderer: Renderer, thread: Thread) -> PageDoc:
     comments = [c for c in thread.comments if not c.deleted]
     body = "\n".join(html_to_text(renderer.render_comment(c.body, thread.page).html) for c in comments)
     last = max(thread.comments, key=lambda c: c.edited or c.date)
-    text = PageText(f"{thread.page}#{thread.id}", thread.title, "", thread.quote or "", body, (), frozenset())
+    text = PageText(f"{thread.page}#{thread.id}", thread.title, "", thread.quote or "", body, (), frozenset(),
+                    tuple(line for line in body.split("\n") if line))
     when = thread.last_activity.astimezone(timezone.utc).replace(tzinfo=None)
     return PageDoc(text, last.name, "", when, thread.id, source="talk")

