@@ -220,14 +220,19 @@ class SearchIndex:
 
     @staticmethod
     def _embed(embedder: semantic.Embedder, writer, docs: list[PageDoc]) -> int:
-        """Embed the docs' passages in one go (batches of similar length) and store them per page."""
+        """Embed the docs' passages in one go (batches of similar length) and store them per page.
+
+        Passages a page already had keep their vectors: an edit to one paragraph embeds that one.
+        """
         texts = [semantic.passages(d.text) for d in docs]
-        vectors = embedder.embed_many([t for ts in texts for t in ts])
-        at = 0
+        known: dict[str, object] = {}
+        for doc in docs:
+            known.update(writer.vectors_of(doc.text.path))
+        new = sorted({t for ts in texts for t in ts if t not in known})
+        known.update(zip(new, embedder.embed_many(new)))
         for doc, ts in zip(docs, texts):
-            writer.replace(doc.text.path, ts, vectors[at:at + len(ts)])
-            at += len(ts)
-        return at
+            writer.replace(doc.text.path, ts, [known[t] for t in ts])
+        return sum(map(len, texts))
 
     def _contributors(self, rev_range: str) -> list[tuple[str, str]]:
         """(page, author email) for every page commit in a range: one `git log` for all of them."""

@@ -243,7 +243,14 @@ class VectorWriter:
         self.db.executescript(_SCHEMA)
         self.db.execute("BEGIN IMMEDIATE")
 
-    def replace(self, path: str, passages: list[str], vectors: np.ndarray) -> None:
+    def vectors_of(self, path: str) -> dict[str, np.ndarray]:
+        """A page's passages as stored now: text -> vector."""
+        if self.new:
+            return {}
+        return {text: np.frombuffer(vec, dtype=np.float32) for text, vec in
+                self.db.execute("SELECT text, vec FROM passage WHERE path = ?", (path,))}
+
+    def replace(self, path: str, passages: list[str], vectors) -> None:
         if not self.new:
             self.remove(path)
         self.db.executemany("INSERT INTO passage(path, text, vec) VALUES (?, ?, ?)",
