@@ -41,6 +41,7 @@ def test_a_question_finds_the_page_in_other_words(wiki):
     assert paths(result)[0] == "Handbook/Time off"
     hit = result.hits[0]
     assert "paid leave" in hit.snippet_html and "<mark>days</mark>" in hit.snippet_html
+    assert result.suggestion is None  # "get" -> "gets" would find nothing: no correction offered
     assert paths(index.search("when are the nightly database backups"))[0] == "Ops/Backups"
 
 

@@ -152,7 +152,7 @@ def passages(text: "PageText") -> list[str]:
     title = text.title.strip() or text.path
     lead = text.lead.strip()
     out = [f"{title}: {lead}" if lead else title]
-    seen = {line.strip() for line in lead.split("\n")}
+    seen = {line.strip() for line in lead.split("\n")} | {title}
     for line in text.prose:
         line = line.strip()
         if line in seen or len(_WORD.findall(line)) < _MIN_WORDS:

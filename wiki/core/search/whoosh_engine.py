@@ -310,7 +310,13 @@ class WhooshEngine:
         result = Results(total, out, facets=self._facets(name, [h for h in hits if not isinstance(h, _Near)]))
         if words_total == 0:  # pages found by meaning alone: the words may still be misspelt
             result.suggestion = self._suggest(searcher, name, text)
+            if result.suggestion and total and not self._finds(name, searcher, result.suggestion, allow, mask):
+                result.suggestion = None  # a correction is worth offering only if it finds pages
         return result
+
+    def _finds(self, name: str, searcher, text: str, allow, mask) -> bool:
+        q, _, _ = self._parse(name, searcher, text, expand=False)
+        return q is not None and not searcher.search(q, limit=1, filter=allow, mask=mask).is_empty()
 
     @staticmethod
     def _fuse(searcher, hits: list, near: list[tuple[str, float, int]], prior, plain: str) -> tuple[list, int]:
@@ -519,7 +525,9 @@ class _Near:
                     continue
                 h._fields = fields
                 title, passage = fields.get("title") or "", texts.get(h.passage_id, "")
-                h._passage = passage[len(title) + 2:] if title and passage.startswith(title + ": ") else passage
+                # the passage without the title it was embedded with (a title alone: the page's start)
+                h._passage = passage[len(title) + 2:] if title and passage.startswith(title + ": ") else \
+                    ("" if passage == title else passage)
             out.append(h)
         return out
 
