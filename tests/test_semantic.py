@@ -7,13 +7,13 @@ import subprocess
 
 import pytest
 
-from wiki.core.search import semantic
+from wiki.core.search.meaning import MeaningClient
 from wiki.core.search.vectors import VectorStore
 
 from .conftest import ALICE, BOB, git
 from .test_search import DANA, make_index, paths
 
-pytestmark = pytest.mark.skipif(semantic.embedder() is None, reason="the embedding model is not installed")
+pytestmark = pytest.mark.skipif(not MeaningClient().available(), reason="the embedding model is not installed")
 
 LEAVE = ("# Time off\n\nEvery employee gets twenty-five days of paid leave a year.\n\n"
          "- Book leave in the HR tool two weeks ahead.\n- Unused days carry over until March.\n")
@@ -92,15 +92,15 @@ def test_a_page_many_people_wrote_counts_for_more(wiki):
         store.save("Ops/Backups", BACKUP + f"\nChecked by {who.name}.\n", who,
                    base=store.get("Ops/Backups").revision)
     index.catch_up(wait=True)
-    index.search("nightly database copies")  # priors are read with the passages, at a search
-    assert index.vectors.prior("Ops/Backups") > index.vectors.prior("Office/Kitchen") >= 1.0
-    assert index.vectors.prior("Ops/Backups") <= 1.5
+    prior = index.vectors.priors()
+    assert prior("Ops/Backups") > prior("Office/Kitchen") >= 1.0
+    assert prior("Ops/Backups") <= 1.5 and prior("Ops/Backups#20261129-thread") == prior("Ops/Backups")
 
 
 def test_readers_see_changes_and_new_generations_of_another_writer(wiki, tmp_path):
     store, index = wiki
     other = VectorStore(index.root)  # another worker's view: its own cache of the same files
-    vector = semantic.embedder().embed(["paid leave"])[0]
+    vector = index.meaning.embed(["paid leave"])[0]
     assert other.near(vector, 5)[0][0] == "Handbook/Time off"
     store.delete("Handbook/Time off", ALICE)
     index.catch_up(wait=True)
@@ -123,7 +123,7 @@ def test_a_damaged_model_file_turns_meaning_off_not_search(wiki, tmp_path, monke
     bad = tmp_path / "model.onnx"
     bad.write_bytes(b"not a model")
     monkeypatch.setenv("WIKI_SEMANTIC_MODEL", str(bad))
-    assert semantic.embedder() is None
+    assert index.meaning.embed(["paid leave"], wait=3) is None  # its service cannot start
     assert paths(index.search("paid leave")) == ["Handbook/Time off"]
 
 

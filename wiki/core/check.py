@@ -95,9 +95,7 @@ def _check_search(wiki: "Wiki", head: str | None, repair: bool) -> list[Finding]
 
 def _check_semantic(search, head: str | None, repair: bool) -> list[Finding]:
     """The semantic index, when the model is there: present and at the branch head."""
-    from .search import semantic
-
-    if semantic.embedder() is None:
+    if not search.meaning.available():
         return []
     if not search.vectors.exists():
         finding = Finding("search", "the semantic index is missing")

@@ -18,12 +18,19 @@ MIN_SIMILARITY = 0.3  # a page less similar than this to the question is not "ne
 class Neighbours(Protocol):
     """What the semantic side offers a query: pages near it, and each page's prior."""
 
-    def ask(self, text: str, limit: int, keep: Callable[[str], bool]) -> Callable[[], list[tuple[str, float, int]]]:
-        """Start looking for the pages nearest `text` (that `keep` lets through); the call returned
-        waits for them: (path, similarity, passage id), nearest first. Started before the word
-        search, the model runs beside it."""
+    def ask(self, text: str, limit: int, hidden: list[str]) -> Callable[[], list[tuple[str, float, int]]]:
+        """Start looking for the pages nearest `text`, outside the hidden pages and folders; the
+        call returned waits for them: (path, similarity, passage id), nearest first. Started
+        before the word search, the model runs beside it."""
     def passages(self, ids: list[int]) -> dict[int, str]: ...
     def prior(self, path: str) -> float: ...
+
+
+def visible(hidden: list[str]) -> Callable[[str], bool]:
+    """Whether a path (a page, or a talk thread "page#id") is outside the hidden pages and folders."""
+    folders = tuple(h for h in hidden if h.endswith("/"))
+    pages = {h for h in hidden if not h.endswith("/")}
+    return lambda path: not path.startswith(folders) and path.partition("#")[0] not in pages
 
 
 def fuse(words: list[str], meaning: list[str], prior: Callable[[str], float]) -> list[tuple[str, float]]:

@@ -33,6 +33,7 @@ from .engine import PageDoc, Results, RevisionDoc
 from ..talk import TalkNotFound, TalkStore, Thread, page_of_talk_file
 from .extract import PageText, extract, html_to_text
 from . import semantic
+from .meaning import MeaningClient
 from .vectors import VectorStore
 from .whoosh_engine import WhooshEngine, as_datetime, merge_small_into_one
 
@@ -71,6 +72,7 @@ class SearchIndex:
         self.root = Path(data_dir) / "index"
         self.engine = WhooshEngine(self.root)
         self.vectors = VectorStore(self.root)
+        self.meaning = MeaningClient()
 
         self._background: threading.Thread | None = None
         self._background_lock = threading.Lock()
@@ -191,8 +193,7 @@ class SearchIndex:
             return self._rebuild_vectors(progress)
 
     def _rebuild_vectors(self, progress: Progress | None) -> int:
-        embedder = semantic.embedder(bulk=True)
-        if embedder is None:
+        if not self.meaning.available():
             return 0
         head = self.repo.head()
         files = list(self.repo.list_files(head)) if head else []
@@ -204,11 +205,11 @@ class SearchIndex:
         try:
             for start in range(0, len(pages), _BATCH):
                 docs = [d for d in (self._page_doc(head, p, b) for p, b in pages[start:start + _BATCH]) if d]
-                count += self._embed(embedder, writer, docs)
+                count += self._embed(writer, docs)
                 if progress:
                     progress(min(start + _BATCH, len(pages)), len(pages))
             talk, _ = self._thread_docs(head, [p for p, _ in files if p.startswith(".talk/")])
-            count += self._embed(embedder, writer, talk)
+            count += self._embed(writer, talk)
             writer.contributors(self._contributors(head) if head else [])
             writer.commit({"head": head or ""})
         except BaseException:
@@ -218,8 +219,7 @@ class SearchIndex:
             progress(0, 0)
         return count
 
-    @staticmethod
-    def _embed(embedder: semantic.Embedder, writer, docs: list[PageDoc]) -> int:
+    def _embed(self, writer, docs: list[PageDoc]) -> int:
         """Embed the docs' passages in one go (batches of similar length) and store them per page.
 
         Passages a page already had keep their vectors: an edit to one paragraph embeds that one.
@@ -229,7 +229,11 @@ class SearchIndex:
         for doc in docs:
             known.update(writer.vectors_of(doc.text.path))
         new = sorted({t for ts in texts for t in ts if t not in known})
-        known.update(zip(new, embedder.embed_many(new)))
+        for start in range(0, len(new), _BATCH):  # the service embeds a batch at a time
+            vectors = self.meaning.embed(new[start:start + _BATCH], wait=60)
+            if vectors is None:
+                raise RuntimeError("the meaning service is not answering")
+            known.update(zip(new[start:start + _BATCH], vectors))
         for doc, ts in zip(docs, texts):
             writer.replace(doc.text.path, ts, [known[t] for t in ts])
         return sum(map(len, texts))
@@ -259,7 +263,7 @@ class SearchIndex:
         """
         head = self.repo.head() or ""
         names_ = ("pages", "history") if history else ("pages",)
-        vectors = history and semantic.embedder() is not None and self.vectors.head() != head
+        vectors = history and self.meaning.available() and self.vectors.head() != head
         if all(self.engine.meta(n).get("head") == head for n in names_) and not vectors:
             return True
         if any(self.engine.open(n) is None for n in names_) or (vectors and not self.vectors.exists()):
@@ -335,9 +339,8 @@ class SearchIndex:
                                       {"head": head or ""})
 
     def _catch_up_vectors(self, head: str | None) -> None:
-        embedder = semantic.embedder()
         indexed = self.vectors.head()
-        if embedder is None or indexed == (head or None) or not self.vectors.exists():
+        if not self.meaning.available() or indexed == (head or None) or not self.vectors.exists():
             return
         if not indexed or not self._exists(indexed):
             self._rebuild_in_background()  # embedding a whole wiki is a job for the rebuild process
@@ -355,7 +358,7 @@ class SearchIndex:
             for key in removed:
                 writer.remove(key)
                 writer.forget_contributors(key)
-            self._embed(embedder, writer, docs)
+            self._embed(writer, docs)
             if head and self.repo.is_ancestor(indexed, head):
                 writer.contributors(self._contributors(f"{indexed}..{head}"))
             else:  # a reset or force push: who wrote what is counted again
@@ -395,7 +398,7 @@ class SearchIndex:
     def ensure_built(self) -> None:
         """At start: a missing index starts building in the background (searches answer meanwhile)."""
         if self.engine.open("pages") is None or self.engine.open("history") is None or (
-                semantic.embedder() is not None and not self.vectors.exists()):
+                self.meaning.available() and not self.vectors.exists()):
             self._rebuild_in_background()
 
     def build_missing(self) -> None:
@@ -404,7 +407,7 @@ class SearchIndex:
             with self._writer_lock(True, index):
                 if self.engine.open(index) is None or self.engine.meta(index).get("head") is None:
                     rebuild(None)
-        if semantic.embedder() is not None:
+        if self.meaning.available():
             with self._writer_lock(True, "vectors"):
                 if self.vectors.head() is None:
                     self._rebuild_vectors(None)
@@ -458,13 +461,12 @@ class SearchIndex:
         return result
 
     def _meaning(self) -> "_Meaning | None":
-        embedder = semantic.embedder()
-        if embedder is None or not self.vectors.exists():
+        if not self.meaning.available() or not self.vectors.exists():
             return None
         with self._background_lock:
-            if self._pool is None:  # the model and numpy release the GIL: the word search goes on meanwhile
-                self._pool = ThreadPoolExecutor(max_workers=2, thread_name_prefix="search-meaning")
-        return _Meaning(embedder, self.vectors, self._pool)
+            if self._pool is None:  # the service answers while this worker runs the word search
+                self._pool = ThreadPoolExecutor(max_workers=4, thread_name_prefix="search-meaning")
+        return _Meaning(self.meaning, self.vectors, self._pool)
 
     def _current(self) -> None:
         if not self.catch_up(history=False):
@@ -481,20 +483,17 @@ class SearchIndex:
 
 
 class _Meaning:
-    """The semantic side of a search (fusion.Neighbours): the embedder and the passage vectors."""
+    """The semantic side of a search (fusion.Neighbours): the meaning service and the priors."""
 
-    def __init__(self, embedder: semantic.Embedder, store: VectorStore, pool: ThreadPoolExecutor) -> None:
-        self.embedder, self.store, self.pool = embedder, store, pool
+    def __init__(self, client: MeaningClient, store: VectorStore, pool: ThreadPoolExecutor) -> None:
+        self.client, self.store, self.pool = client, store, pool
+        self.prior = store.priors()
 
-    def ask(self, text: str, limit: int, keep: Callable[[str], bool]) -> Callable[[], list[tuple[str, float, int]]]:
-        future = self.pool.submit(lambda: self.store.near(self.embedder.embed([text])[0], limit, keep))
-        return future.result
+    def ask(self, text: str, limit: int, hidden: list[str]) -> Callable[[], list[tuple[str, float, int]]]:
+        return self.pool.submit(self.client.near, self.store.root, text, limit, hidden).result
 
     def passages(self, ids: list[int]) -> dict[int, str]:
         return self.store.passage_texts(ids)
-
-    def prior(self, path: str) -> float:
-        return self.store.prior(path)
 
 
 def thread_doc(renderer: Renderer, thread: Thread) -> PageDoc:

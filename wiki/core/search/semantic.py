@@ -6,6 +6,7 @@ to nearby vectors. Pages are embedded passage by passage (the title with the
 lead, then each paragraph or list item under the title), so a page matches by
 its best passage, as passage retrieval does, and a long page is not diluted.
 
+Only the meaning service (meaning.py) loads the model; everything else asks it.
 The model is optional at run time: when onnxruntime, the tokenizer or the
 model file is missing, or WIKI_SEMANTIC is off, search ranks by words alone.
 """
@@ -44,14 +45,12 @@ class Embedder:
         from tokenizers import BertWordPieceTokenizer
 
         options = ort.SessionOptions()
-        # A web worker's embedder has one thread that never spins: a query is one short text, and
-        # idle threads busy-waiting would take the CPU from the word search running beside it
-        # (and from other workers). A rebuild embeds thousands of passages with every core.
+        # Threads never spin: idle threads busy-waiting would take the CPU from the web workers
+        # beside the service. A bulk embedder embeds thousands of passages with every core.
         options.intra_op_num_threads = threads
         options.inter_op_num_threads = 1
-        if threads == 1:
-            options.add_session_config_entry("session.intra_op.allow_spinning", "0")
-            options.add_session_config_entry("session.inter_op.allow_spinning", "0")
+        options.add_session_config_entry("session.intra_op.allow_spinning", "0")
+        options.add_session_config_entry("session.inter_op.allow_spinning", "0")
         options.log_severity_level = 3
         self._session = ort.InferenceSession(str(model_path), options, providers=["CPUExecutionProvider"])
         self._inputs = {i.name for i in self._session.get_inputs()}
@@ -90,12 +89,12 @@ class Embedder:
         return out
 
 
-_loaded: dict[str, Embedder | None] = {}
-_loading = threading.Lock()
+_checked: dict[tuple[str, float], bool] = {}
+_checking = threading.Lock()
 
 
 def model_file() -> Path | None:
-    """The ONNX file: WIKI_SEMANTIC_MODEL, else the packaged one (its checksum verified)."""
+    """The ONNX file: WIKI_SEMANTIC_MODEL, else the packaged one (its checksum verified once)."""
     configured = os.environ.get("WIKI_SEMANTIC_MODEL")
     if configured:
         return Path(configured)
@@ -104,7 +103,14 @@ def model_file() -> Path | None:
     except ImportError:
         return None
     path = Path(packaged.model_path())
-    return path if path.is_file() and _sha256(path) == packaged.SHA256 else None
+    try:
+        key = (str(path), path.stat().st_mtime)
+    except OSError:
+        return None
+    with _checking:
+        if key not in _checked:
+            _checked[key] = _sha256(path) == packaged.SHA256
+    return path if _checked[key] else None
 
 
 def _sha256(path: Path) -> str:
@@ -119,28 +125,19 @@ def enabled() -> bool:
     return os.environ.get("WIKI_SEMANTIC", "1").strip().lower() not in ("0", "off", "false", "no")
 
 
-def embedder(bulk: bool = False) -> Embedder | None:
-    """The process's embedder (loaded once, on first use), or None without the model.
+def load(bulk: bool = False) -> Embedder | None:
+    """The model, loaded in this process (the meaning service does this), or None without it.
 
-    One per process because the model is read-only and costs ~40 MB; None is kept too,
-    so a wiki without the model does not retry on every search. `bulk` gives one that
-    uses every core, for rebuilds.
+    `bulk` uses every core, for embedding thousands of passages.
     """
-    if not enabled():
+    path = model_file() if enabled() else None
+    if path is None:
         return None
-    with _loading:
-        key = os.environ.get("WIKI_SEMANTIC_MODEL", "") + ("#bulk" if bulk else "")
-        if key not in _loaded:
-            _loaded[key] = None
-            path = model_file()
-            if path is not None:
-                try:
-                    _loaded[key] = Embedder(path, threads=(os.cpu_count() or 1) if bulk else 1)
-                except Exception as e:  # noqa: BLE001 (a missing library or a bad file: words alone)
-                    log.warning("semantic search is off: %s", e)
-            else:
-                log.info("semantic search is off: no model file")
-        return _loaded[key]
+    try:
+        return Embedder(path, threads=(os.cpu_count() or 1) if bulk else 1)
+    except Exception as e:  # noqa: BLE001 (a missing library or a damaged file: words alone)
+        log.warning("semantic search is off: %s", e)
+        return None
 
 
 def passages(text: "PageText") -> list[str]:

@@ -20,7 +20,7 @@ import threading
 import time
 from contextlib import closing
 from pathlib import Path
-from typing import Iterable
+from typing import Callable, Iterable
 
 # A search multiplies one vector by the passage matrix: BLAS threads would only compete with the
 # worker's other threads for the CPU (set before numpy loads; an explicit setting wins).
@@ -59,6 +59,8 @@ class VectorStore:
         self._lock = threading.Lock()
         self._seen_stamp: str | None = None
         self._generation: str | None = None
+        self._prior_stamp: str | None = None
+        self._contributors: dict[str, int] = {}
         self._reset_cache()
 
     # -- files -----------------------------------------------------------------------
@@ -129,15 +131,16 @@ class VectorStore:
         self._last_passage = 0
         self._last_dropped = 0
         self._count = 0
-        self._contributors: dict[str, int] = {}
-        self._most = 1
+
+    def _read_stamp(self) -> str:
+        try:
+            return self._stamp.read_text()
+        except FileNotFoundError:
+            return ""
 
     def _refresh(self) -> bool:
-        """Load what changed since the last look; False when there is no index."""
-        try:
-            stamp = self._stamp.read_text()
-        except FileNotFoundError:
-            stamp = ""
+        """Load the passages added and dropped since the last look; False when there is no index."""
+        stamp = self._read_stamp()
         if stamp == self._seen_stamp and self._generation is not None:
             return True
         path = self._current()
@@ -182,9 +185,6 @@ class VectorStore:
                 self._alive[row] = False
         if dropped:
             self._last_dropped = dropped[-1][0]
-        if rows or dropped or not self._contributors:
-            self._contributors = dict(db.execute("SELECT path, count(*) FROM contributor GROUP BY path"))
-            self._most = max(self._contributors.values(), default=1)
 
     def near(self, vector: np.ndarray, limit: int, keep=None) -> list[tuple[str, float, int]]:
         """The pages nearest to a query vector: (path, similarity of its best passage, passage id)."""
@@ -219,19 +219,31 @@ class VectorStore:
         except sqlite3.Error:
             return {}
 
-    def prior(self, path: str) -> float:
-        """1 for a page nobody is counted for, up to 1.5 for the page with the most contributors.
-
-        As of the last search (`near`), which reads the counts with the passages."""
-        page = path.partition("#")[0]
-        n = self._contributors.get(page, 0)
-        return 1.0 + _PRIOR_WEIGHT * math.log1p(n) / math.log1p(max(self._most, 1))
+    def priors(self) -> "Callable[[str], float]":
+        """Each page's prior, as the index stands now: 1 for a page nobody is counted for, up to
+        1.5 for the page with the most contributors (log-scaled)."""
+        stamp = self._read_stamp()
+        with self._lock:
+            if stamp != self._prior_stamp:
+                path = self._current()
+                counts: dict[str, int] = {}
+                if path is not None:
+                    try:
+                        with closing(_connect(path)) as db:
+                            counts = dict(db.execute("SELECT path, count(*) FROM contributor GROUP BY path"))
+                    except sqlite3.Error:
+                        counts = self._contributors
+                self._contributors, self._prior_stamp = counts, stamp
+            counts = self._contributors
+        scale = _PRIOR_WEIGHT / math.log1p(max(max(counts.values(), default=1), 1))
+        return lambda p: 1.0 + scale * math.log1p(counts.get(p.partition("#")[0], 0))
 
     def stats(self) -> dict:
         with self._lock:
             self._refresh()
-            return {"passages": int(self._alive[: self._count].sum()), "pages": len(set(
-                p for p, a in zip(self._paths, self._alive[: self._count]) if a))}
+            alive = self._alive[: self._count]
+            return {"passages": int(alive.sum()),
+                    "pages": len({p for p, a in zip(self._paths, alive) if a})}
 
 
 class VectorWriter:

@@ -276,7 +276,7 @@ class WhooshEngine:
         fusing = (related is not None and name == "pages" and len(words) > 1 and not filters
                   and not any(w in ("OR", "AND", "NOT") or w[0] in "-+" for w in words))
         depth = max(offset + limit, _FACET_HITS, WINDOW if fusing else 0)
-        nearest = related.ask(plain, WINDOW, _visible(hidden)) if fusing else None
+        nearest = related.ask(plain, WINDOW, hidden) if fusing else None
         found = searcher.search(q, limit=depth, filter=allow, mask=mask, terms=True)
         self._decorate(found)
         hits, total = list(found), len(found)
@@ -543,13 +543,6 @@ class _Near:
         parts = re.split(r"(\w+)", self._passage)
         return "".join(f"<mark>{html.escape(p)}</mark>" if i % 2 and p.casefold() in self._words
                        else html.escape(p) for i, p in enumerate(parts))
-
-
-def _visible(hidden: list[str]) -> Callable[[str], bool]:
-    """Whether a path (a page, or a talk thread "page#id") is outside the hidden pages and folders."""
-    folders = tuple(h for h in hidden if h.endswith("/"))
-    pages = {h for h in hidden if not h.endswith("/")}
-    return lambda path: not path.startswith(folders) and path.partition("#")[0] not in pages
 
 
 def merge_small_into_one(writer, segments):

@@ -1,0 +1,237 @@
+"""The meaning service: one process per user and model holds the embedding model and the passage
+matrices, and every web worker, rebuild and command asks it over a local socket.
+
+The model costs about 160 MB once loaded (onnxruntime keeps its weights unpacked) and a big
+wiki's passage matrix tens of MB more; held in each gunicorn worker, that would multiply by
+the workers. The service starts on the first request that needs it (under a lock, so only one
+starts), listens on a Linux abstract socket (nothing on disk to go stale; other users are
+refused by their peer credentials) and exits after a quiet spell (WIKI_SEMANTIC_IDLE seconds,
+default 1800). A client that cannot reach it answers "no meaning" and search ranks by words.
+
+    python -m wiki.core.search.meaning      # what the clients start
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import logging
+import os
+import socket
+import socketserver
+import struct
+import subprocess
+import sys
+import threading
+import time
+from collections import OrderedDict
+from pathlib import Path
+
+from . import semantic
+from .fusion import visible
+
+log = logging.getLogger(__name__)
+
+_HEADER = struct.Struct("!I")
+_MAX_REQUEST = 64 << 20
+_STORES = 8  # passage matrices of this many wikis are kept (a test run opens hundreds)
+_RETRY_AFTER = 30.0  # seconds a client waits before starting a service that failed to come up again
+
+
+def _code_stamp() -> str:
+    """The service's code as installed: an upgrade gets a service of its own (the old one idles out)."""
+    here = Path(__file__).parent
+    return ",".join(str((here / f).stat().st_mtime_ns) for f in ("meaning.py", "semantic.py", "vectors.py"))
+
+
+def _address() -> str | None:
+    """The socket name for this user, model and code, or None when there is no model."""
+    model = semantic.model_file()
+    if model is None:
+        return None
+    key = hashlib.sha256(f"{os.getuid()}:{model.resolve()}:{_code_stamp()}".encode()).hexdigest()[:16]
+    return f"\0tacit-meaning-{key}"
+
+
+# -- wire format: a 4-byte length, a JSON header, then an optional float32 payload -----------------
+def _send(conn: socket.socket, header: dict, payload: bytes = b"") -> None:
+    head = json.dumps(header).encode()
+    conn.sendall(_HEADER.pack(len(head)) + head + _HEADER.pack(len(payload)) + payload)
+
+
+def _receive_exactly(conn: socket.socket, size: int) -> bytes:
+    chunks, got = [], 0
+    while got < size:
+        chunk = conn.recv(min(size - got, 1 << 20))
+        if not chunk:
+            raise ConnectionError("the other side closed the connection")
+        chunks.append(chunk)
+        got += len(chunk)
+    return b"".join(chunks)
+
+
+def _receive(conn: socket.socket) -> tuple[dict, bytes]:
+    (size,) = _HEADER.unpack(_receive_exactly(conn, _HEADER.size))
+    if size > _MAX_REQUEST:
+        raise ValueError("message too large")
+    header = json.loads(_receive_exactly(conn, size))
+    (size,) = _HEADER.unpack(_receive_exactly(conn, _HEADER.size))
+    if size > _MAX_REQUEST:
+        raise ValueError("message too large")
+    return header, _receive_exactly(conn, size)
+
+
+# -- the service -------------------------------------------------------------------------------
+class _Handler(socketserver.BaseRequestHandler):
+    def handle(self) -> None:
+        conn: socket.socket = self.request
+        creds = conn.getsockopt(socket.SOL_SOCKET, socket.SO_PEERCRED, struct.calcsize("3i"))
+        if struct.unpack("3i", creds)[1] != os.getuid():
+            return
+        service: _Service = self.server.service  # type: ignore[attr-defined]
+        while True:
+            try:
+                header, _ = _receive(conn)
+            except (ConnectionError, ValueError, OSError):
+                return
+            service.touch()
+            try:
+                reply, payload = service.answer(header)
+            except Exception as e:  # noqa: BLE001 (a bad request or index: the client words-only)
+                log.exception("meaning service request failed")
+                reply, payload = {"error": str(e)}, b""
+            try:
+                _send(conn, reply, payload)
+            except OSError:
+                return
+
+
+class _Server(socketserver.ThreadingMixIn, socketserver.UnixStreamServer):
+    daemon_threads = True
+
+
+class _Service:
+    def __init__(self, embedder: semantic.Embedder) -> None:
+        self.embedder = embedder
+        self.stores: OrderedDict[str, object] = OrderedDict()
+        self.lock = threading.Lock()
+        self.last = time.monotonic()
+
+    def touch(self) -> None:
+        self.last = time.monotonic()
+
+    def store(self, root: str):
+        from .vectors import VectorStore
+
+        with self.lock:
+            store = self.stores.pop(root, None) or VectorStore(Path(root))
+            self.stores[root] = store
+            while len(self.stores) > _STORES:
+                self.stores.popitem(last=False)
+            return store
+
+    def answer(self, header: dict) -> tuple[dict, bytes]:
+        op = header.get("op")
+        if op == "ping":
+            return {"ok": True, "pid": os.getpid()}, b""
+        if op == "embed":
+            texts = [str(t) for t in header["texts"]]
+            vectors = self.embedder.embed_many(texts)
+            return {"n": len(texts)}, vectors.tobytes()
+        if op == "near":
+            vector = self.embedder.embed([str(header["text"])])[0]
+            keep = visible([str(h) for h in header.get("hidden", [])])
+            found = self.store(str(header["root"])).near(vector, int(header.get("limit", 50)), keep)
+            return {"near": found}, b""
+        raise ValueError(f"unknown request {op!r}")
+
+
+def serve(idle: float) -> int:
+    address = _address()
+    embedder = semantic.load(bulk=True)
+    if address is None or embedder is None:
+        print("meaning service: no model", file=sys.stderr)
+        return 1
+    try:
+        server = _Server(address, _Handler)
+    except OSError:  # another service answers already
+        return 0
+    server.service = _Service(embedder)  # type: ignore[attr-defined]
+
+    def watch() -> None:
+        while time.monotonic() - server.service.last < idle:  # type: ignore[attr-defined]
+            time.sleep(min(idle, 5.0))
+        server.shutdown()
+
+    threading.Thread(target=watch, daemon=True).start()
+    server.serve_forever(poll_interval=0.5)
+    server.server_close()
+    return 0
+
+
+# -- the client ----------------------------------------------------------------------------------
+class MeaningClient:
+    """Asks the service; starts it when it is not there. Every failure is "no answer" (None)."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._started_at = 0.0
+
+    def available(self) -> bool:
+        return semantic.enabled() and _address() is not None
+
+    def _call(self, header: dict, wait: float) -> tuple[dict, bytes] | None:
+        address = _address() if semantic.enabled() else None
+        if address is None:
+            return None
+        deadline = time.monotonic() + wait
+        while True:
+            try:
+                with socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) as conn:
+                    conn.settimeout(max(60.0, wait))
+                    conn.connect(address)
+                    _send(conn, header)
+                    reply, payload = _receive(conn)
+                return (reply, payload) if "error" not in reply else None
+            except (ConnectionRefusedError, FileNotFoundError):
+                self._start()
+            except (OSError, ValueError) as e:
+                log.warning("meaning service: %s", e)
+                return None
+            if time.monotonic() >= deadline:
+                return None
+            time.sleep(0.05)
+
+    def _start(self) -> None:
+        with self._lock:
+            now = time.monotonic()
+            if now - self._started_at < _RETRY_AFTER:
+                return
+            self._started_at = now
+        idle = os.environ.get("WIKI_SEMANTIC_IDLE", "1800")
+        subprocess.Popen([sys.executable, "-m", "wiki.core.search.meaning", idle],
+                         stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+                         start_new_session=True, cwd=str(Path(__file__).resolve().parents[3]))
+
+    def embed(self, texts: list[str], wait: float = 30.0):
+        """Unit vectors for the texts (a numpy array), or None without the service."""
+        import numpy as np
+
+        if not texts:
+            return np.zeros((0, semantic.DIMENSIONS), np.float32)
+        answer = self._call({"op": "embed", "texts": texts}, wait)
+        if answer is None:
+            return None
+        return np.frombuffer(answer[1], dtype=np.float32).reshape(len(texts), semantic.DIMENSIONS)
+
+    def near(self, root: Path, text: str, limit: int, hidden: list[str],
+             wait: float = 2.0) -> list[tuple[str, float, int]]:
+        """The pages of the semantic index at `root` nearest to a question (none without the service)."""
+        answer = self._call({"op": "near", "root": str(root), "text": text, "limit": limit,
+                             "hidden": hidden}, wait)
+        return [(p, float(s), int(i)) for p, s, i in answer[0]["near"]] if answer else []
+
+
+if __name__ == "__main__":
+    logging.basicConfig(level=logging.WARNING)
+    sys.exit(serve(float(sys.argv[1]) if len(sys.argv) > 1 else 1800.0))
