@@ -10,6 +10,9 @@ from wiki.core.gitrepo import GitRepo, Person
 from wiki.core.pages import PageStore
 from tests.browser import screenshot_dir_if_used
 
+# The meaning service the tests start (one for the run) exits soon after they end.
+os.environ.setdefault("WIKI_SEMANTIC_IDLE", "120")
+
 SHARED = Path(__file__).resolve().parents[2] / "shared" / "corpora"
 ALICE = Person("Alice Example", "alice@example.org")
 BOB = Person("Bob Example", "bob@example.org")
@@ -118,3 +121,10 @@ def client_for(app, name: str | None = None):
         assert r.status_code == 302, name
     return client
 
+
+
+def pytest_sessionfinish(session, exitstatus):
+    """Stop the meaning service this run started, so nothing outlives the tests."""
+    from wiki.core.search.meaning import MeaningClient
+
+    MeaningClient().stop()

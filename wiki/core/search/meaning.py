@@ -44,12 +44,15 @@ def _code_stamp() -> str:
     return ",".join(str((here / f).stat().st_mtime_ns) for f in ("meaning.py", "semantic.py", "vectors.py"))
 
 
+_CODE = _code_stamp()  # of the code this process runs
+
+
 def _address() -> str | None:
     """The socket name for this user, model and code, or None when there is no model."""
     model = semantic.model_file()
     if model is None:
         return None
-    key = hashlib.sha256(f"{os.getuid()}:{model.resolve()}:{_code_stamp()}".encode()).hexdigest()[:16]
+    key = hashlib.sha256(f"{os.getuid()}:{model.resolve()}:{_CODE}".encode()).hexdigest()[:16]
     return f"\0tacit-meaning-{key}"
 
 
@@ -134,6 +137,9 @@ class _Service:
         op = header.get("op")
         if op == "ping":
             return {"ok": True, "pid": os.getpid()}, b""
+        if op == "stop":
+            self.last = float("-inf")  # the idle watch ends the service
+            return {"ok": True}, b""
         if op == "embed":
             texts = [str(t) for t in header["texts"]]
             vectors = self.embedder.embed_many(texts)
@@ -160,7 +166,7 @@ def serve(idle: float) -> int:
 
     def watch() -> None:
         while time.monotonic() - server.service.last < idle:  # type: ignore[attr-defined]
-            time.sleep(min(idle, 5.0))
+            time.sleep(min(idle, 0.2))
         server.shutdown()
 
     threading.Thread(target=watch, daemon=True).start()
@@ -212,6 +218,21 @@ class MeaningClient:
         subprocess.Popen([sys.executable, "-m", "wiki.core.search.meaning", idle],
                          stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
                          start_new_session=True, cwd=str(Path(__file__).resolve().parents[3]))
+
+    def stop(self) -> bool:
+        """Ask a running service to exit (none is started); whether one was running."""
+        address = _address()
+        if address is None:
+            return False
+        try:
+            with socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) as conn:
+                conn.settimeout(5)
+                conn.connect(address)
+                _send(conn, {"op": "stop"})
+                _receive(conn)
+            return True
+        except OSError:
+            return False
 
     def embed(self, texts: list[str], wait: float = 30.0):
         """Unit vectors for the texts (a numpy array), or None without the service."""
