@@ -137,3 +137,43 @@ def test_talk_threads_are_found_by_meaning(wiki):
     index.catch_up(wait=True)
     found = index.search("how long does recovering the database take")
     assert any(h.source == "talk" and h.path == "Ops/Backups" for h in found.hits[:3])
+
+
+def test_reindex_and_search_from_the_command_line(tmp_path):
+    import os
+    import sys
+
+    from wiki.core.gitrepo import GitRepo
+    from wiki.core.pages import PageStore
+
+    env = dict(os.environ, WIKI_REPO=str(tmp_path / "repo"), WIKI_DATA=str(tmp_path / "data"))
+    env.pop("WIKI_DATABASE_URL", None)
+
+    def cli(*args):
+        return subprocess.run([sys.executable, "-m", "wiki", *args], env=env, capture_output=True, text=True)
+
+    assert cli("init").returncode == 0
+    PageStore(GitRepo(tmp_path / "repo")).save("Handbook/Time off", LEAVE, ALICE)
+    built = cli("reindex")
+    assert built.returncode == 0, built.stderr
+    assert "passages (semantic index)" in built.stdout
+    found = cli("search", "how", "many", "vacation", "days", "do", "I", "get")
+    assert found.returncode == 0, found.stderr
+    assert "Handbook/Time off" in found.stdout  # no page holds "vacation": found by meaning
+
+
+def test_the_api_returns_pages_found_by_meaning(tmp_path):
+    from wiki import create_app
+
+    app = create_app({"TESTING": True, "WIKI_REPO": str(tmp_path / "repo"), "WIKI_DATA": str(tmp_path / "data")})
+    wiki = app.extensions["tacit"]
+    wiki.pages.save("Handbook/Time off", LEAVE, ALICE)
+    wiki.pages.save("Office/Kitchen", COFFEE, BOB)
+    wiki.search.catch_up(wait=True)
+    wiki.search.wait_for_rebuild(120)
+    wiki.search.catch_up(wait=True)
+    body = app.test_client().get("/-/api/v1/search?q=how+many+vacation+days+do+I+get").get_json()
+    assert body["total"] >= 1 and body["suggestion"] is None
+    first = body["results"][0]
+    assert first["path"] == "Handbook/Time off" and first["source"] == "page"
+    assert "paid leave" in first["snippet_html"] and first["score"] > 0

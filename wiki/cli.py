@@ -145,6 +145,8 @@ def search(query: tuple[str, ...], history: bool, limit: int) -> None:
     wiki = _wiki()
     wiki.search.catch_up(wait=True)
     wiki.search.wait_for_rebuild()
+    if wiki.search.meaning.available():
+        wiki.search.meaning.ready(30)  # a first question waits for the model, not for the words alone
     result = wiki.search.search(" ".join(query), 0, limit, [], history)
     if result.error:
         raise click.ClickException(result.error)

@@ -43,6 +43,7 @@ _BATCH = 500
 _PATIENCE = 2.0  # seconds a search waits for a rebuild before answering "reindexing"
 _SOON_PAUSE = 0.5  # seconds a catch-up after a save waits for more saves to come
 _LOCK_PATIENCE = 5.0  # seconds a search waits for another process's catch-up
+_MEANING_PATIENCE = 5.0  # seconds a search waits for the meaning service before answering by words
 _EMBED_INLINE = 300  # more changed pages than this are embedded by the rebuild process, not a web worker
 
 
@@ -358,7 +359,12 @@ class SearchIndex:
             for key in removed:
                 writer.remove(key)
                 writer.forget_contributors(key)
-            self._embed(writer, docs)
+            try:
+                self._embed(writer, docs)
+            except RuntimeError as e:  # the service is away: the next catch-up tries again
+                log.warning("semantic catch-up postponed: %s", e)
+                writer.cancel()
+                return
             if head and self.repo.is_ancestor(indexed, head):
                 writer.contributors(self._contributors(f"{indexed}..{head}"))
             else:  # a reset or force push: who wrote what is counted again
@@ -396,7 +402,10 @@ class SearchIndex:
             self._background.start()
 
     def ensure_built(self) -> None:
-        """At start: a missing index starts building in the background (searches answer meanwhile)."""
+        """At start: a missing index starts building in the background (searches answer meanwhile),
+        and the meaning service starts, so the first question is answered by meaning too."""
+        if self.meaning.available():
+            self.meaning.ready(0)
         if self.engine.open("pages") is None or self.engine.open("history") is None or (
                 self.meaning.available() and not self.vectors.exists()):
             self._rebuild_in_background()
@@ -490,7 +499,15 @@ class _Meaning:
         self.prior = store.priors()
 
     def ask(self, text: str, limit: int, hidden: list[str]) -> Callable[[], list[tuple[str, float, int]]]:
-        return self.pool.submit(self.client.near, self.store.root, text, limit, hidden).result
+        future = self.pool.submit(self.client.near, self.store.root, text, limit, hidden)
+
+        def answer() -> list[tuple[str, float, int]]:
+            try:
+                return future.result(timeout=_MEANING_PATIENCE)
+            except Exception:  # noqa: BLE001 (a slow or failed service: the words answer alone)
+                log.warning("the meaning service did not answer in time")
+                return []
+        return answer
 
     def passages(self, ids: list[int]) -> dict[int, str]:
         return self.store.passage_texts(ids)

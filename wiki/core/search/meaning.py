@@ -219,6 +219,10 @@ class MeaningClient:
                          stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
                          start_new_session=True, cwd=str(Path(__file__).resolve().parents[3]))
 
+    def ready(self, wait: float = 0.0) -> bool:
+        """Whether the service answers (started if it is not running), waiting at most `wait` s."""
+        return self._call({"op": "ping"}, wait) is not None
+
     def stop(self) -> bool:
         """Ask a running service to exit (none is started); whether one was running."""
         address = _address()
