@@ -51,6 +51,9 @@ class Embedder:
         options.inter_op_num_threads = 1
         options.add_session_config_entry("session.intra_op.allow_spinning", "0")
         options.add_session_config_entry("session.inter_op.allow_spinning", "0")
+        # No memory arena: texts of every length make every shape of buffer, and the arena
+        # keeps each one (a service grew past 1 GB); without it memory is returned, at no cost.
+        options.enable_cpu_mem_arena = False
         options.log_severity_level = 3
         self._session = ort.InferenceSession(str(model_path), options, providers=["CPUExecutionProvider"])
         self._inputs = {i.name for i in self._session.get_inputs()}
