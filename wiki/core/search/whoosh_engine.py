@@ -298,7 +298,9 @@ class WhooshEngine:
         if name == "pages" and offset == 0 and plain:
             exact = self._exact_title(searcher, plain, allow, mask)
             if exact is not None:
+                listed = len(hits)
                 hits = [h for h in hits if h["path"] != exact["path"]]
+                total += 1 if len(hits) == listed else 0  # not among the hits: one more
         shown = hits[offset:offset + limit]
         if fusing:
             shown = _Near.resolve(shown, related)
@@ -306,7 +308,6 @@ class WhooshEngine:
         if exact is not None:
             out.insert(0, self._hit(name, exact, score=float("inf")))
             out = out[:limit]
-        total += 1 if exact is not None and not any(h["path"] == exact["path"] for h in found) else 0
         result = Results(total, out, facets=self._facets(name, [h for h in hits if not isinstance(h, _Near)]))
         if words_total == 0:  # pages found by meaning alone: the words may still be misspelt
             result.suggestion = self._suggest(searcher, name, text)
