@@ -496,7 +496,12 @@ class _Meaning:
 
     def __init__(self, client: MeaningClient, store: VectorStore, pool: ThreadPoolExecutor) -> None:
         self.client, self.store, self.pool = client, store, pool
-        self.prior = store.priors()
+        self._prior: Callable[[str], float] | None = None
+
+    def prior(self, path: str) -> float:
+        if self._prior is None:  # read only by a fused search (after a change, a query over the counts)
+            self._prior = self.store.priors()
+        return self._prior(path)
 
     def ask(self, text: str, limit: int, hidden: list[str]) -> Callable[[], list[tuple[str, float, int]]]:
         future = self.pool.submit(self.client.near, self.store.root, text, limit, hidden)
