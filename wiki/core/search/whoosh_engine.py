@@ -277,9 +277,11 @@ class WhooshEngine:
                   and not any(w in ("OR", "AND", "NOT") or w[0] in "-+" for w in words))
         depth = max(offset + limit, _FACET_HITS, WINDOW if fusing else 0)
         nearest = related.ask(plain, WINDOW, hidden) if fusing else None
-        found = searcher.search(q, limit=depth, filter=allow, mask=mask, terms=True)
+        # Every match is scored in one pass: Whoosh's top-N search would skip low scorers, but then
+        # needs a second pass over all matches to count them, and that costs more (2 to 4x here).
+        found = searcher.search(q, limit=None, filter=allow, mask=mask, terms=True)
         self._decorate(found)
-        hits, total = list(found), len(found)
+        hits, total = found[:depth], len(found)
         core = q.a if isinstance(q, AndMaybe) else q  # the words, without the phrase bonus
         if total < _FEW and plain and isinstance(core, And) and len(core.subqueries) > 1:
             # Few pages hold every word (a person's question rarely uses the page's exact words):
