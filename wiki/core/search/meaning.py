@@ -143,6 +143,8 @@ class _Service:
         if op == "embed":
             texts = [str(t) for t in header["texts"]]
             vectors = self.embedder.embed_many(texts)
+            if len(texts) > 64:
+                _give_back_memory()
             return {"n": len(texts)}, vectors.tobytes()
         if op == "near":
             vector = self.embedder.embed([str(header["text"])])[0]
@@ -150,6 +152,17 @@ class _Service:
             found = self.store(str(header["root"])).near(vector, int(header.get("limit", 50)), keep)
             return {"near": found}, b""
         raise ValueError(f"unknown request {op!r}")
+
+
+def _give_back_memory() -> None:
+    """Return freed heap to the system after a big batch (glibc keeps it otherwise; a rebuild
+    left the service at 560 MB instead of about 300)."""
+    try:
+        import ctypes
+
+        ctypes.CDLL("libc.so.6").malloc_trim(0)
+    except (OSError, AttributeError):
+        pass
 
 
 def serve(idle: float) -> int:
