@@ -7,6 +7,14 @@ import pytest
 
 @pytest.fixture(scope="module")
 def tldr_client(tldr_repo, tmp_path_factory):
+    # These tests serve pages; two CPU-minutes of embedding 39,536 passages in the background would
+    # only slow the rest of the run (bench/search.py measures search on this corpus).
+    with pytest.MonkeyPatch.context() as env:
+        env.setenv("WIKI_SEMANTIC", "0")
+        yield _tldr_client(tldr_repo, tmp_path_factory)
+
+
+def _tldr_client(tldr_repo, tmp_path_factory):
     from wiki import create_app
 
     tmp = tmp_path_factory.mktemp("tldr-app")

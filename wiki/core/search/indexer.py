@@ -419,7 +419,10 @@ class SearchIndex:
         if self.meaning.available():
             with self._writer_lock(True, "vectors"):
                 if self.vectors.head() is None:
-                    self._rebuild_vectors(None)
+                    try:
+                        self._rebuild_vectors(None)
+                    except RuntimeError as e:  # the service stopped: the next start builds it
+                        log.warning("semantic index not built: %s", e)
 
     def catch_up_soon(self) -> None:
         """After a save: bring the index up to date without delaying the response.
