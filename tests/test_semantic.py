@@ -177,3 +177,25 @@ def test_the_api_returns_pages_found_by_meaning(tmp_path):
     first = body["results"][0]
     assert first["path"] == "Handbook/Time off" and first["source"] == "page"
     assert "paid leave" in first["snippet_html"] and first["score"] > 0
+
+
+def test_wiki_check_finds_and_rebuilds_a_missing_semantic_index(tmp_path):
+    import os
+    import sys
+
+    env = dict(os.environ, WIKI_REPO=str(tmp_path / "repo"), WIKI_DATA=str(tmp_path / "data"))
+    env.pop("WIKI_DATABASE_URL", None)
+
+    def cli(*args):
+        return subprocess.run([sys.executable, "-m", "wiki", *args], env=env, capture_output=True, text=True)
+
+    assert cli("init").returncode == 0 and cli("reindex").returncode == 0
+    assert "All good" in cli("check").stdout
+    index = tmp_path / "data" / "index"
+    for f in list(index.glob("vectors*")):
+        f.unlink()
+    found = cli("check")
+    assert found.returncode == 1 and "the semantic index is missing" in found.stdout
+    repaired = cli("check", "--repair")
+    assert "repaired  search" in repaired.stdout, repaired.stdout
+    assert list(index.glob("vectors-*.sqlite")) and "All good" in cli("check").stdout
