@@ -23,7 +23,7 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from run import (ROOT, Server, api_token, log, machine, ms_stats, prepare, request,  # noqa: E402
                  unpack_tldr)
-from search_sets import QUERIES, RELEVANCE  # noqa: E402
+from search_sets import HELD_OUT, QUERIES, RELEVANCE  # noqa: E402
 
 TARGETS = {"pages_rebuild_s": 30, "history_rebuild_s": 180, "query_median_ms": 15, "query_p95_ms": 50,
            "after_saves_factor": 1.5, "save_then_search_ms": 100, "relevance": 18}
@@ -46,15 +46,15 @@ def query_round(port: int, rounds: int = 3) -> dict:
     return ms_stats(times)
 
 
-def relevance(port: int) -> dict:
+def relevance(port: int, questions: list[tuple[str, str]] = RELEVANCE) -> dict:
     rows, ok = [], 0
-    for q, want in RELEVANCE:
+    for q, want in questions:
         status, body, _ = request(port, "GET", search_path(q, 10))
         found = [r["path"] for r in json.loads(body)["results"]] if status == 200 else []
         rank = found.index(want) + 1 if want in found else None
         ok += rank is not None and rank <= 3
         rows.append({"query": q, "want": want, "rank": rank, "top3": found[:3]})
-    return {"top3": ok, "of": len(RELEVANCE), "rows": rows}
+    return {"top3": ok, "of": len(questions), "rows": rows}
 
 
 def save_then_search(port: int, token: str, count: int) -> dict:
@@ -110,6 +110,7 @@ def main() -> int:
         results["queries_before"] = query_round(server.port)
         log("relevance: 20 questions")
         results["relevance"] = relevance(server.port)
+        results["held_out"] = relevance(server.port, HELD_OUT)
         log("40 saves, each followed by a search for the word it added")
         results["save_then_search"] = save_then_search(server.port, token, 40)
         log("queries again, after the 40 saves")
@@ -134,11 +135,13 @@ def main() -> int:
         ("Save, then search finds the new word", f"median {st['median_ms']:.1f} ms, p95 {st['p95_ms']:.1f} ms, "
                                                   f"{st['not_found']} not found", "< 100 ms"),
         ("Relevance: wanted page in the top 3", f"{rel['top3']} of {rel['of']}", ">= 18"),
+        ("Held-out questions: wanted page in the top 3", f"{results['held_out']['top3']} of "
+                                                         f"{results['held_out']['of']}", "-"),
     ]
     print()
     for name, value, target in lines:
         print(f"{name:<42} {value:<48} {target}")
-    for row in rel["rows"]:
+    for row in rel["rows"] + results["held_out"]["rows"]:
         print(f"  {'ok  ' if row['rank'] and row['rank'] <= 3 else 'MISS'} {row['query']!r} -> {row['want']} "
               f"(rank {row['rank']}); top 3: {', '.join(row['top3'])}")
     return 0
