@@ -12,7 +12,7 @@ from wiki.core.attachments import (AttachmentStore, BadFileName, FileNotFound, F
 from wiki.core.gitrepo import Person
 from wiki.core.pages import Conflict, PageNotFound
 
-from .conftest import ALICE, BOB, git
+from .conftest import ALICE, BOB, client_for, git, team_app
 
 PNG = (b"\x89PNG\r\n\x1a\n\x00\x00\x00\rIHDR\x00\x00\x00\x01\x00\x00\x00\x01\x08\x06\x00\x00\x00\x1f\x15\xc4"
        b"\x89\x00\x00\x00\rIDATx\x9cc\xf8\xcf\xc0\xf0\x1f\x00\x05\x00\x01\xff\x89\x99=\x1d\x00\x00\x00\x00IEND"
@@ -321,14 +321,9 @@ def test_bad_names_and_clashes_on_the_web(small_app):
 
 @pytest.fixture
 def rules_app(tmp_path):
-    from wiki import create_app
-
-    app = create_app({"TESTING": True, "WTF_CSRF_ENABLED": False, "WIKI_REPO": str(tmp_path / "repo"),
-                      "WIKI_DATA": str(tmp_path / "data")})
+    """Ada (admin), Ed (editor) and Rita (reader), with pages under access rules."""
+    app = team_app(tmp_path, [("Ada", "admin"), ("Ed", "editor"), ("Rita", "reader")])
     wiki = tacit(app)
-    wiki.users.create("Ada", "ada@example.org", "password-ada")
-    wiki.users.create("Ed", "ed@example.org", "password-ed", role="editor")
-    wiki.users.create("Rita", "rita@example.org", "password-rita", role="reader")
     wiki.rules.set("Secret", "admins", "admins")  # a page rule: its files follow it
     ada = Person("Ada", "ada@example.org")
     wiki.pages.save("Secret", "# Secret\n", ada)
@@ -339,15 +334,9 @@ def rules_app(tmp_path):
     return app
 
 
-def login(app, name):
-    client = app.test_client()
-    assert client.post("/-/login", data={"name": name, "password": f"password-{name.lower()}"}).status_code == 302
-    return client
-
-
 def test_files_follow_the_pages_read_and_write_access(rules_app):
-    anon, rita, ed, ada = rules_app.test_client(), login(rules_app, "Rita"), login(rules_app, "Ed"), \
-        login(rules_app, "Ada")
+    anon, rita, ed, ada = rules_app.test_client(), client_for(rules_app, "Rita"), client_for(rules_app, "Ed"), \
+        client_for(rules_app, "Ada")
     for client in (anon, rita, ed):
         for url in ("/Secret/plan.png", "/-/file/Secret/plan.png", "/-/files/Secret",
                     "/-/api/v1/pages/Secret/files", "/-/api/v1/pages/Secret/files/plan.png"):

@@ -5,11 +5,12 @@ import re
 import pytest
 
 from wiki.core.attachments import AttachmentStore
+from wiki.core.gitrepo import Person
 from wiki.core.pages import Conflict, FolderNotFound, MoveNotAllowed
 from wiki.core.relink import relative_path, rewrite
 from wiki.core.talk import TalkStore
 
-from .conftest import ALICE, BOB, git
+from .conftest import ALICE, BOB, client_for, git, team_app
 
 PNG = b"\x89PNG\r\n\x1a\n fake"
 
@@ -274,15 +275,9 @@ def test_the_api_moves_folders(web, client):
 
 @pytest.fixture
 def rules_app(tmp_path):
-    from wiki import create_app
-    from wiki.core.gitrepo import Person
-
-    app = create_app({"TESTING": True, "WTF_CSRF_ENABLED": False, "WIKI_REPO": str(tmp_path / "repo"),
-                      "WIKI_DATA": str(tmp_path / "data")})
+    """Ada (admin), Ed (editor) and Rita (reader), with pages under access rules."""
+    app = team_app(tmp_path, [("Ada", "admin"), ("Ed", "editor"), ("Rita", "reader")])
     wiki = tacit(app)
-    wiki.users.create("Ada", "ada@example.org", "password-ada")
-    wiki.users.create("Ed", "ed@example.org", "password-ed", role="editor")
-    wiki.users.create("Rita", "rita@example.org", "password-rita", role="reader")
     ada = Person("Ada", "ada@example.org")
     wiki.pages.save("Open/One", "one\n", ada)
     wiki.pages.save("Mixed/Public", "public\n", ada)
@@ -293,15 +288,9 @@ def rules_app(tmp_path):
     return app
 
 
-def login(app, name):
-    client = app.test_client()
-    assert client.post("/-/login", data={"name": name, "password": f"password-{name.lower()}"}).status_code == 302
-    return client
-
-
 def test_moving_needs_write_access_to_every_page_involved(rules_app):
-    ed, rita, anon, ada = login(rules_app, "Ed"), login(rules_app, "Rita"), rules_app.test_client(), \
-        login(rules_app, "Ada")
+    ed, rita, anon, ada = client_for(rules_app, "Ed"), client_for(rules_app, "Rita"), rules_app.test_client(), \
+        client_for(rules_app, "Ada")
     head = tacit(rules_app).pages.head()
     assert rita.get("/-/rename-folder?folder=Open").status_code == 403
     r = anon.get("/-/rename-folder?folder=Open")
