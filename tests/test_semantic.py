@@ -199,3 +199,22 @@ def test_wiki_check_finds_and_rebuilds_a_missing_semantic_index(tmp_path):
     repaired = cli("check", "--repair")
     assert "repaired  search" in repaired.stdout, repaired.stdout
     assert list(index.glob("vectors-*.sqlite")) and "All good" in cli("check").stdout
+
+
+def test_a_big_change_is_embedded_by_the_rebuild_process(wiki, tmp_path, monkeypatch):
+    from wiki.core.search import indexer
+
+    store, index = wiki
+    monkeypatch.setattr(indexer, "_EMBED_INLINE", 1)  # in this worker, two pages are "a big change"
+    clone = tmp_path / "clone"
+    subprocess.run(["git", "clone", "-q", str(store.repo.git_dir), str(clone)], check=True)
+    (clone / "Espresso.md").write_text("# Barista duty\n\nMaria cleans and maintains the coffee machine.\n")
+    (clone / "Parking.md").write_text("# Parking\n\nBicycles go in the courtyard, cars in the garage.\n")
+    git(clone, "add", ".")
+    git(clone, "-c", "user.name=Hand", "-c", "user.email=hand@example.org", "commit", "-qm", "two pages")
+    git(clone, "push", "-q", "origin", "HEAD:main")
+    index.catch_up(wait=True)
+    assert index.vectors.head() != store.head()  # not embedded here: the rebuild process does it
+    index.wait_for_rebuild(120)
+    assert index.vectors.head() == store.head()
+    assert paths(index.search("who looks after the espresso maker"))[0] == "Espresso"

@@ -339,15 +339,20 @@ class SearchIndex:
             self.engine.write_history(writer, list(self._revision_docs(rev_range)) if head else [],
                                       {"head": head or ""})
 
-    def _catch_up_vectors(self, head: str | None) -> None:
+    def _catch_up_vectors(self, head: str | None, in_worker: bool = True) -> None:
+        """Embed what changed since the indexed commit. In a web worker, a big change or a head
+        that moved sideways goes to the rebuild process, which calls this with in_worker False."""
         indexed = self.vectors.head()
         if not self.meaning.available() or indexed == (head or None) or not self.vectors.exists():
             return
         if not indexed or not self._exists(indexed):
-            self._rebuild_in_background()  # embedding a whole wiki is a job for the rebuild process
+            if in_worker:
+                self._rebuild_in_background()  # embedding a whole wiki is a job for the rebuild process
+            else:
+                self._rebuild_vectors(None)
             return
         docs, removed, moved = self._changed(indexed, head) if head else ([], [], {})
-        if len(docs) > _EMBED_INLINE:
+        if in_worker and len(docs) > _EMBED_INLINE:
             self._rebuild_in_background()
             return
         writer = self.vectors.writer()
@@ -411,18 +416,21 @@ class SearchIndex:
             self._rebuild_in_background()
 
     def build_missing(self) -> None:
-        """Build the indexes that are missing (the rebuild process runs this)."""
+        """Build the indexes that are missing, and bring the semantic index up to the head
+        (the rebuild process runs this)."""
         for index, rebuild in (("pages", self._rebuild_pages), ("history", self._rebuild_history)):
             with self._writer_lock(True, index):
                 if self.engine.open(index) is None or self.engine.meta(index).get("head") is None:
                     rebuild(None)
         if self.meaning.available():
             with self._writer_lock(True, "vectors"):
-                if self.vectors.head() is None:
-                    try:
+                try:
+                    if self.vectors.head() is None:
                         self._rebuild_vectors(None)
-                    except RuntimeError as e:  # the service stopped: the next start builds it
-                        log.warning("semantic index not built: %s", e)
+                    else:  # left to this process by a web worker: a big change, or a reset
+                        self._catch_up_vectors(self.repo.head(), in_worker=False)
+                except RuntimeError as e:  # the service stopped: the next start builds it
+                    log.warning("semantic index not built: %s", e)
 
     def catch_up_soon(self) -> None:
         """After a save: bring the index up to date without delaying the response.
