@@ -218,3 +218,25 @@ def test_a_big_change_is_embedded_by_the_rebuild_process(wiki, tmp_path, monkeyp
     index.wait_for_rebuild(120)
     assert index.vectors.head() == store.head()
     assert paths(index.search("who looks after the espresso maker"))[0] == "Espresso"
+
+
+def test_reindex_says_clearly_when_meaning_is_off_or_unreachable(tmp_path):
+    import os
+    import sys
+
+    env = dict(os.environ, WIKI_REPO=str(tmp_path / "repo"), WIKI_DATA=str(tmp_path / "data"))
+    env.pop("WIKI_DATABASE_URL", None)
+
+    def cli(*args, **extra):
+        return subprocess.run([sys.executable, "-m", "wiki", *args], env={**env, **extra},
+                              capture_output=True, text=True)
+
+    assert cli("init").returncode == 0
+    off = cli("reindex", WIKI_SEMANTIC="0")
+    assert off.returncode == 0 and "Search by meaning is off" in off.stdout and "passages" not in off.stdout
+    bad = tmp_path / "model.onnx"
+    bad.write_bytes(b"not a model")
+    broken = cli("reindex", WIKI_SEMANTIC_MODEL=str(bad))
+    assert broken.returncode == 1 and "Traceback" not in broken.stderr
+    assert "Meaning index not built: the meaning service is not answering" in broken.stderr
+    assert "Indexed" in broken.stdout  # the word indexes were built all the same

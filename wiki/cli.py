@@ -122,12 +122,18 @@ def reindex(pages_only: bool) -> None:
     steps = [("Pages  ", wiki.search.rebuild, "pages")]
     if not pages_only:
         steps.append(("History", wiki.search.rebuild_history, "page revisions"))
-        steps.append(("Meaning", wiki.search.rebuild_vectors, "passages (semantic index)"))
+        if wiki.search.meaning.available():
+            steps.append(("Meaning", wiki.search.rebuild_vectors, "passages (semantic index)"))
+        else:
+            click.echo("Search by meaning is off (WIKI_SEMANTIC=0, or no model installed): no semantic index.")
     for label, build, what in steps:
         started = time.perf_counter()
         update, close = _progress_bar(label)
         try:
             count = build(update)
+        except RuntimeError as e:  # the meaning service could not be started or stopped answering
+            raise click.ClickException(f"{label.strip()} index not built: {e}. "
+                                       "Search answers by words meanwhile; run 'wiki reindex' again.") from None
         finally:
             close()
         click.echo(f"Indexed {count} {what} in {time.perf_counter() - started:.1f} s.")

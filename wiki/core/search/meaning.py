@@ -195,6 +195,7 @@ class MeaningClient:
     def __init__(self) -> None:
         self._lock = threading.Lock()
         self._started_at = 0.0
+        self._process: subprocess.Popen | None = None
 
     def available(self) -> bool:
         return semantic.enabled() and _address() is not None
@@ -214,6 +215,8 @@ class MeaningClient:
                 return (reply, payload) if "error" not in reply else None
             except (ConnectionRefusedError, FileNotFoundError):
                 self._start()
+                if self._process is not None and self._process.poll() is not None:
+                    return None  # the service this client started has ended: it cannot load the model
             except (OSError, ValueError) as e:
                 log.warning("meaning service: %s", e)
                 return None
@@ -228,7 +231,7 @@ class MeaningClient:
                 return
             self._started_at = now
         idle = os.environ.get("WIKI_SEMANTIC_IDLE", "1800")
-        subprocess.Popen([sys.executable, "-m", "wiki.core.search.meaning", idle],
+        self._process = subprocess.Popen([sys.executable, "-m", "wiki.core.search.meaning", idle],
                          stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
                          start_new_session=True, cwd=str(Path(__file__).resolve().parents[3]))
 
