@@ -31,6 +31,12 @@ DEFAULTS: dict[str, Any] = {
     "WIKI_ANONYMOUS_NAME": "Anonymous",
     "WIKI_ANONYMOUS_EMAIL": "anonymous@wiki.invalid",
     "WIKI_MAX_UPLOAD": 10 * 1024 * 1024,  # the largest file one may attach to a page (bytes; 10MB, 512KB work)
+    "WIKI_SEMANTIC": "1",  # 0 turns search by meaning off
+    "WIKI_SEMANTIC_IDLE": 1800,  # seconds of quiet after which the meaning service exits
+    "WIKI_SEMANTIC_MODEL": None,  # default: the packaged all-MiniLM-L6-v2 (int8 ONNX)
+    "WIKI_LOG_FORMAT": "text",  # text (gunicorn's error-log format) | json (one JSON object a line)
+    "WIKI_LOG_LEVEL": "info",
+    "WIKI_METRICS": "admin",  # who may read /-/metrics: off | admin (an admin's token or session) | a bind such as 127.0.0.1:9100
 }
 
 
