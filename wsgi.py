@@ -1,5 +1,6 @@
-"""WSGI entry point: `gunicorn wsgi:app` serves the wiki configured by WIKI_* variables."""
+"""WSGI entry point of a checkout: `gunicorn wsgi:app` serves the wiki configured by WIKI_* variables.
 
-from wiki import create_app
+An installed wheel has `wiki.wsgi:app` (or `wiki:create_app()`) instead.
+"""
 
-app = create_app()
+from wiki.wsgi import app  # noqa: F401

@@ -10,7 +10,14 @@ from .config import load_config, secret_key
 if TYPE_CHECKING:
     from flask import Flask
 
-ROOT = Path(__file__).resolve().parent.parent
+PACKAGE = Path(__file__).resolve().parent
+ROOT = PACKAGE.parent
+
+
+def templates_folder() -> Path:
+    """The page templates: inside the package when installed from a wheel, else the checkout's templates/."""
+    packaged = PACKAGE / "templates"
+    return packaged if (packaged / "base.html").exists() else ROOT / "templates"
 
 
 def create_app(config: Mapping[str, Any] | None = None) -> "Flask":
@@ -18,9 +25,13 @@ def create_app(config: Mapping[str, Any] | None = None) -> "Flask":
     from flask import Flask  # here, so the core (wiki.core) can be used without Flask
 
     settings = load_config(config)
+    from .logconfig import install_unless_configured
+
+    # under gunicorn's own settings, the app's records get the wiki's format; gunicorn keeps its handlers
+    install_unless_configured(settings["WIKI_LOG_FORMAT"], settings["WIKI_LOG_LEVEL"])
     app = Flask(
         __name__,
-        template_folder=str(ROOT / "templates"),
+        template_folder=str(templates_folder()),
         static_folder="static",
         static_url_path="/-/static",
     )
