@@ -206,7 +206,7 @@ def test_api_tokens(make_app):
     r = client.put("/-/api/v1/pages/Scripted", json={"markdown": "by script"}, headers=auth)
     assert r.status_code == 201  # no CSRF token needed with a bearer token
     assert git(app.config["WIKI_REPO"], "log", "-1", "--format=%an").strip() == "Ada"
-    assert client.put("/-/api/v1/pages/Nope", json={"markdown": "x"}).status_code == 400  # no token: CSRF
+    assert client.put("/-/api/v1/pages/Nope", json={"markdown": "x"}).status_code == 401  # no token, no cookie
     bad = client.get("/-/api/v1/pages", headers={"Authorization": "Bearer tacit_wrong"})
     assert bad.status_code == 401 and bad.get_json()["error"]
     users.revoke_token(token.id)
@@ -237,6 +237,74 @@ def test_session_api_writes_need_the_csrf_header(make_app):
     assert client.put("/-/api/v1/pages/S", json={"markdown": "x"}).status_code == 400
     ok = client.put("/-/api/v1/pages/S", json={"markdown": "x"}, headers={"X-CSRFToken": token})
     assert ok.status_code == 201
+
+
+API_WRITES = [  # one of each kind of API write
+    ("PUT", "/-/api/v1/pages/X", {"json": {"markdown": "x"}}),
+    ("DELETE", "/-/api/v1/pages/Home", {}),
+    ("POST", "/-/api/v1/pages/Home/move", {"json": {"to": "Elsewhere"}}),
+    ("POST", "/-/api/v1/pages/Home/revert", {"json": {"to": "main"}}),
+    ("PUT", "/-/api/v1/pages/Home/files/a.txt", {"data": b"a"}),
+    ("POST", "/-/api/v1/pages/Home/talk", {"json": {"title": "t", "body": "b"}}),
+    ("POST", "/-/api/v1/folders/Templates/move", {"json": {"to": "Forms"}}),
+]
+
+
+def test_api_writes_without_credentials_ask_for_a_token(make_app):
+    """No cookie and no token: nothing a forged request could ride on, so the answer is 401 with
+    a Bearer challenge, not a CSRF error an API client cannot act on."""
+    app = make_app(csrf=True)  # only editors write (WIKI_WRITE=editor, the default)
+    app.extensions["tacit"].users.create("Ada", "ada@example.org", "password-123")
+    head = git(app.config["WIKI_REPO"], "rev-parse", "main")
+    for method, url, kwargs in API_WRITES:
+        r = app.test_client().open(url, method=method, **kwargs)
+        assert r.status_code == 401, (method, url, r.status_code, r.data)
+        assert r.headers["WWW-Authenticate"].startswith("Bearer"), (method, url)
+        assert r.is_json and r.get_json()["error"] and "Bearer" in r.get_json()["detail"], (method, url)
+    assert git(app.config["WIKI_REPO"], "rev-parse", "main") == head
+    bad = app.test_client().put("/-/api/v1/pages/X", json={"markdown": "x"},
+                                headers={"Authorization": "Bearer tacit_wrong"})
+    assert bad.status_code == 401 and 'error="invalid_token"' in bad.headers["WWW-Authenticate"]
+
+
+def test_api_writes_without_cookies_on_an_open_wiki_need_no_csrf_token(make_app):
+    app = make_app(csrf=True, WIKI_WRITE="anonymous")
+    r = app.test_client().put("/-/api/v1/pages/Open", json={"markdown": "x"})
+    assert r.status_code == 201
+    assert git(app.config["WIKI_REPO"], "log", "-1", "--format=%an").strip() == "Anonymous"
+
+
+def test_api_writes_with_a_cookie_still_need_the_csrf_token(make_app):
+    """A browser sends its cookies by itself, so a write carrying one must prove it came from our page."""
+    app = make_app(csrf=True, WIKI_WRITE="anonymous")
+    app.extensions["tacit"].users.create("Ada", "ada@example.org", "password-123")
+    logged_in, remembered, visitor = app.test_client(), app.test_client(), app.test_client()
+    for client, remember in ((logged_in, ""), (remembered, "1")):
+        token = re.search(r'name="csrf_token" value="([^"]+)"', client.get("/-/login").data.decode()).group(1)
+        assert login(client, "Ada", csrf_token=token, remember=remember).status_code == 302
+    remembered.delete_cookie("session")  # the browser was closed; the remember cookie still logs it in
+    assert remembered.get_cookie("session") is None and remembered.get_cookie("remember_token")
+    visitor.get("/-/login")  # not logged in; its session cookie holds a form's token
+    for client in (logged_in, remembered, visitor):
+        for method, url, kwargs in API_WRITES:
+            r = client.open(url, method=method, **kwargs)
+            assert r.status_code == 400, (method, url, r.status_code, r.data)
+            assert r.is_json and "CSRF" in r.get_json()["detail"]
+    assert git(app.config["WIKI_REPO"], "log", "--format=%s").count("\n") == 1  # only the welcome commit
+    token = re.search(r'name="csrf_token" value="([^"]+)"', logged_in.get("/-/new").data.decode()).group(1)
+    ok = logged_in.put("/-/api/v1/pages/S", json={"markdown": "x"}, headers={"X-CSRFToken": token})
+    assert ok.status_code == 201
+    assert git(app.config["WIKI_REPO"], "log", "-1", "--format=%an").strip() == "Ada"
+
+
+def test_forms_without_cookies_still_need_the_csrf_token(make_app):
+    """Outside the API nothing changes: a form posted by a browser with no cookie yet (a forged
+    login, an anonymous edit) is refused without the token."""
+    app = make_app(csrf=True, WIKI_WRITE="anonymous")
+    app.extensions["tacit"].users.create("Ada", "ada@example.org", "password-123")
+    assert login(app.test_client(), "Ada").status_code == 400
+    assert app.test_client().post("/-/new", data={"name": "Forged", "text": "x"}).status_code == 400
+    assert not app.extensions["tacit"].pages.exists("Forged")
 
 
 def test_security_headers(make_app):

@@ -499,7 +499,7 @@ def test_api_with_a_bearer_token_needs_no_csrf(make_app):
                     headers={"Authorization": f"Bearer {secret}"})
     assert r.status_code == 201 and r.get_json()["author"] == "Rita"
     assert git(app.config["WIKI_REPO"], "log", "-1", "--format=%an").strip() == "Rita"
-    assert client.post("/-/api/v1/pages/Doc/talk", json={"title": "Bot", "body": "beep"}).status_code == 400
+    assert client.post("/-/api/v1/pages/Doc/talk", json={"title": "Bot", "body": "beep"}).status_code == 401
 
 
 def test_a_comment_linking_a_renamed_pages_old_name_is_not_a_red_link(app):

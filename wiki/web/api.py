@@ -3,7 +3,8 @@
 Authentication: ``Authorization: Bearer <token>`` (then no CSRF token is
 needed), or the browser session (then writes carry the X-CSRFToken header,
 as every state-changing request of a session does). 401 asks for
-credentials, 403 refuses them, and a page one may not read is 404.
+credentials (with ``WWW-Authenticate: Bearer``), 403 refuses them, and a
+page one may not read is 404.
 """
 
 from __future__ import annotations

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import logging
 
-from flask import Flask, jsonify, render_template, request
+from flask import Flask, g, jsonify, render_template, request
 from flask_wtf.csrf import CSRFError
 from werkzeug.exceptions import HTTPException
 
@@ -27,6 +27,11 @@ def error_response(status: int, error: str, detail: str = ""):
     if wants_json():
         return jsonify(error=error, detail=detail), status
     return render_template("error.html", status=status, error=error, detail=detail), status
+
+
+def bearer_challenge() -> str:
+    """RFC 6750's answer to a request without credentials, or with a token that is not valid."""
+    return 'Bearer realm="Tacit wiki"' + (', error="invalid_token"' if g.get("bad_token") else "")
 
 
 def map_errors(app: Flask, table: dict[type[Exception], tuple[int, str]]) -> None:
@@ -95,7 +100,14 @@ def init_app(app: Flask) -> None:
 
     @app.errorhandler(HTTPException)
     def http_error(e: HTTPException):
-        return error_response(e.code or 500, e.name, e.description or "")
+        """The readable body, keeping the exception's own headers (a 405's Allow) and, on a 401 of
+        the API, the challenge that tells a client to send a token."""
+        body, status = error_response(e.code or 500, e.name, e.description or "")
+        headers = [(key, value) for key, value in e.get_headers() if key.lower() != "content-type"]
+        if status == 401 and (wants_json() or g.get("bad_token")) \
+                and not any(key.lower() == "www-authenticate" for key, _ in headers):
+            headers.append(("WWW-Authenticate", bearer_challenge()))
+        return body, status, headers
 
     @app.errorhandler(Exception)
     def unexpected(e: Exception):

@@ -1,8 +1,11 @@
 """Request-wide protection: CSRF, security headers, secure cookies.
 
 CSRF: every state-changing request carries Flask-WTF's token (a form field,
-or the X-CSRFToken header for scripts), except API calls authenticated by a
-bearer token, which a foreign site cannot forge.
+or the X-CSRFToken header for scripts), except API calls that carry no cookie
+of ours: a forged request rides on the cookies a browser sends by itself, and
+a call authenticated by a bearer token, or by nothing (then it is anonymous,
+and asked for a token where that is not enough), has none to ride on. Forms
+always need the token, even from a browser without cookies (a forged login).
 """
 
 from __future__ import annotations
@@ -10,8 +13,10 @@ from __future__ import annotations
 from flask import Flask, abort, g, request
 from flask.sessions import SecureCookieSessionInterface
 from flask_login import current_user
+from flask_login.config import COOKIE_NAME as REMEMBER_COOKIE
 
 from . import csrf
+from .errors import API_PREFIX
 
 STATE_CHANGING = {"POST", "PUT", "PATCH", "DELETE"}
 
@@ -35,6 +40,12 @@ class _SessionInterface(SecureCookieSessionInterface):
         return bool(app.config.get("SESSION_COOKIE_SECURE")) or request.is_secure
 
 
+def sends_login_cookie(app: Flask) -> bool:
+    """Whether the request carries our session or remember cookie, which a browser sends by itself."""
+    names = (app.config["SESSION_COOKIE_NAME"], app.config.get("REMEMBER_COOKIE_NAME", REMEMBER_COOKIE))
+    return any(name in request.cookies for name in names)
+
+
 def init_app(app: Flask) -> None:
     app.config["WTF_CSRF_CHECK_DEFAULT"] = False  # checked below, so bearer-token calls can skip it
     app.session_interface = _SessionInterface()
@@ -47,6 +58,8 @@ def init_app(app: Flask) -> None:
                 abort(401, "The API token is not valid (unknown, revoked, or its user is disabled).")
         if request.method not in STATE_CHANGING or g.get("token_auth"):
             return
+        if request.path.startswith(API_PREFIX) and not sends_login_cookie(app):
+            return  # an API client without cookies: nothing to forge; access rules answer 401/403
         from .gitserve import is_git_request
         if is_git_request():  # git's own content type, authenticated by HTTP Basic (gitserve.py)
             return
