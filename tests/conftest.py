@@ -14,19 +14,28 @@ from tests.browser import screenshot_dir_if_used
 os.environ.setdefault("WIKI_SEMANTIC_IDLE", "120")
 
 SHARED = Path(__file__).resolve().parents[2] / "shared" / "corpora"
+DATA = Path(__file__).resolve().parent / "data"
 ALICE = Person("Alice Example", "alice@example.org")
 BOB = Person("Bob Example", "bob@example.org")
 
 
+def test_data(name: str) -> Path:
+    """A small file of tests/data (kept in the repository with its license; see its README)."""
+    return DATA / name
+
+
+test_data.__test__ = False  # a helper, not a test
+
+
 def shared_file(name: str) -> Path:
-    """A file of ../shared/corpora. The security and corpus tests depend on them, so a
-    missing file fails the run (set WIKI_TESTS_WITHOUT_CORPORA=1 to skip those tests)."""
+    """A large corpus of ../shared/corpora beside the checkout. Absent on a plain clone, where the
+    tests that need it skip; with WIKI_TESTS_REQUIRE_CORPORA=1 (CI) a missing corpus fails instead."""
     path = SHARED / name
     if not path.exists():
-        message = f"{path} is missing: the tests need ../shared/corpora beside the project"
-        if os.environ.get("WIKI_TESTS_WITHOUT_CORPORA") == "1":
-            pytest.skip(message)
-        pytest.fail(message)
+        message = f"needs the corpus {name} from ../shared/corpora beside the checkout"
+        if os.environ.get("WIKI_TESTS_REQUIRE_CORPORA") == "1":
+            pytest.fail(message + " (WIKI_TESTS_REQUIRE_CORPORA=1)")
+        pytest.skip(message)
     return path
 
 

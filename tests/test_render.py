@@ -19,7 +19,7 @@ from wiki.core import render as render_mod
 from wiki.core.render import Heading, Rendered, Renderer, pygments_css, slugify
 from wiki.core.sections import split_sections
 
-from .conftest import shared_file
+from .conftest import shared_file, test_data
 
 
 
@@ -595,7 +595,7 @@ def assert_safe(out: str, context: str = "") -> None:
 
 
 def read_corpus(name: str) -> list[str]:
-    path = shared_file(name)
+    path = test_data(name)
     with open(path, encoding="utf-8", newline="") as f:
         return f.read().split("\n")
 

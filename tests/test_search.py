@@ -247,13 +247,13 @@ def test_an_index_of_an_older_schema_is_rebuilt(wiki, tmp_path):
 
 
 def test_odd_queries_never_fail(client):
-    from .conftest import shared_file
+    from .conftest import test_data
 
     client.put("/-/api/v1/pages/Odd", json={"markdown": "some text to find\n"})
     odd = ['"', "(", ")", "*", "?", "AND", "OR OR", "-", "in:", "changed:", "title:", "tag:", "author:",
            "in:../..", 'title:"', "a AND (b OR", "changed:>2026-02-30", "\\", "[x TO y]", "history:",
            "*" * 50, "\x00", "🙂"]
-    strings = shared_file("naughty-strings.txt").read_text(encoding="utf-8").split("\n")
+    strings = test_data("naughty-strings.txt").read_text(encoding="utf-8").split("\n")
     for q in odd + [s for s in strings if s and not s.startswith("#")]:
         r = client.get("/-/api/v1/search", query_string={"q": q})
         assert r.status_code in (200, 400), (q, r.status_code)

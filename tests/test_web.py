@@ -6,7 +6,7 @@ from pathlib import Path
 import pytest
 
 
-from .conftest import git, shared_file
+from .conftest import git, test_data
 
 
 def commits(app) -> int:
@@ -161,7 +161,7 @@ def test_old_revision_view(client, app):
 def test_naughty_strings_as_page_names(client, app):
     repo_dir = Path(app.config["WIKI_REPO"]).resolve()
     outside_before = set(repo_dir.parent.iterdir())
-    strings = shared_file("naughty-strings.txt").read_text(encoding="utf-8").split("\n")
+    strings = test_data("naughty-strings.txt").read_text(encoding="utf-8").split("\n")
     worked = refused = 0
     for s in strings:
         if not s or s.startswith("#"):

@@ -21,14 +21,14 @@ import re
 from dataclasses import dataclass, field
 from urllib.parse import urlsplit
 
-from tests.conftest import shared_file
+from tests.conftest import test_data
 
 SINKS = re.compile(r"\b(alert|confirm|prompt|print)(\s*)(\(|`)")
 
 
 def load_payloads() -> list[str]:
     """The non-empty lines of xss-payloads.txt, in order."""
-    text = shared_file("xss-payloads.txt").read_text(encoding="utf-8")
+    text = test_data("xss-payloads.txt").read_text(encoding="utf-8")
     return [line for line in text.split("\n") if line.strip()]
 
 
