@@ -178,3 +178,145 @@ def test_members_only_wiki_asks_git_for_credentials(tmp_path):
         assert anon.returncode != 0
         run_git(tmp_path, "clone", "-q", url(srv, "ann", token), str(tmp_path / "b"))
         assert (Path(tmp_path / "b") / "Home.md").exists()
+
+
+def branch_head(srv, branch: str = "main") -> str:
+    """The wiki branch's commit, in a bare or a non-bare repository."""
+    return run_git(srv.repo, "rev-parse", f"refs/heads/{branch}").stdout.strip()
+
+
+def non_bare_server(tmp_path, checked_out: str = "main", **settings) -> WikiServer:
+    """A wiki whose repository is an ordinary clone with files checked out (as the README allows)."""
+    repo = tmp_path / "srv" / "repo"
+    repo.mkdir(parents=True)
+    run_git(repo, "init", "-q", "--initial-branch=main")
+    (repo / "Home.md").write_text("# Home\n\nA checked-out wiki.\n")
+    (repo / "Notes.md").write_text("# Notes\n\nFirst notes.\n")
+    run_git(repo, "add", "-A")
+    run_git(repo, "commit", "-q", "-m", "Start")
+    if checked_out != "main":
+        run_git(repo, "checkout", "-q", "-b", checked_out)
+    return WikiServer(tmp_path / "srv", workers=1, **settings)
+
+
+def clone_and_commit(srv, token: str, where: Path, files: dict[str, str], message: str) -> Path:
+    run_git(where.parent, "clone", "-q", url(srv, "ed", token), str(where))
+    for path, text in files.items():
+        (where / path).parent.mkdir(parents=True, exist_ok=True)
+        (where / path).write_text(text)
+    run_git(where, "add", "-A")
+    run_git(where, "commit", "-q", "-m", message)
+    return where
+
+
+def test_a_push_to_a_non_bare_repository_updates_its_checkout(tmp_path):
+    srv = non_bare_server(tmp_path)
+    token = srv.add_user("ed", PASSWORD, "editor")
+    with srv:
+        clone = clone_and_commit(srv, token, tmp_path / "clone", {"Team/Pushed.md": "# Pushed\n\nvortexlily\n",
+                                                                  "Notes.md": "# Notes\n\nChanged offline.\n"},
+                                 "Offline work")
+        pushed = run_git(clone, "push", "origin", "HEAD", check=False)
+        assert pushed.returncode == 0, pushed.stderr
+        assert branch_head(srv) == run_git(clone, "rev-parse", "HEAD").stdout.strip()
+        status, page = srv.request("GET", "/-/api/v1/pages/Team/Pushed")
+        assert status == 200 and "vortexlily" in page["markdown"]
+        # the checkout follows: the new file is there, the changed one changed, nothing looks edited
+        assert (srv.repo / "Team" / "Pushed.md").read_text() == "# Pushed\n\nvortexlily\n"
+        assert (srv.repo / "Notes.md").read_text() == "# Notes\n\nChanged offline.\n"
+        assert run_git(srv.repo, "status", "--porcelain").stdout == ""
+        # and the wiki's own saves keep it in step after the push as before
+        status, _ = srv.request("PUT", "/-/api/v1/pages/Team/Web", {"markdown": "# Web\n\nFrom the browser.\n"},
+                                token)
+        assert status in (200, 201)
+        assert (srv.repo / "Team" / "Web.md").read_text() == "# Web\n\nFrom the browser.\n"
+        assert run_git(srv.repo, "status", "--porcelain").stdout == ""
+        assert [r["path"] for r in wait_for_search(srv, "vortexlily")] == ["Team/Pushed"]
+
+
+def test_a_push_never_overwrites_local_edits_in_the_checkout(tmp_path):
+    srv = non_bare_server(tmp_path)
+    token = srv.add_user("ed", PASSWORD, "editor")
+    with srv:
+        (srv.repo / "Notes.md").write_text("# Notes\n\nSomeone's unsaved local edit.\n")
+        clone = clone_and_commit(srv, token, tmp_path / "clone", {"Notes.md": "# Notes\n\nFrom the clone.\n"},
+                                 "Change the notes")
+        before = branch_head(srv)
+        refused = run_git(clone, "push", "origin", "HEAD", check=False)
+        assert refused.returncode != 0
+        assert "Notes.md" in refused.stderr and "local" in refused.stderr
+        assert branch_head(srv) == before
+        assert (srv.repo / "Notes.md").read_text() == "# Notes\n\nSomeone's unsaved local edit.\n"
+
+        # a push that touches other files goes through and leaves the local edit alone
+        other = clone_and_commit(srv, token, tmp_path / "other", {"Other.md": "# Other\n\nNew page.\n"}, "Other")
+        pushed = run_git(other, "push", "origin", "HEAD", check=False)
+        assert pushed.returncode == 0, pushed.stderr
+        assert branch_head(srv) == run_git(other, "rev-parse", "HEAD").stdout.strip()
+        assert (srv.repo / "Other.md").read_text() == "# Other\n\nNew page.\n"
+        assert (srv.repo / "Notes.md").read_text() == "# Notes\n\nSomeone's unsaved local edit.\n"
+        assert run_git(srv.repo, "status", "--porcelain").stdout == " M Notes.md\n"
+
+
+def test_a_push_to_the_wiki_branch_leaves_a_checkout_of_another_branch_alone(tmp_path):
+    srv = non_bare_server(tmp_path, checked_out="drafts", WIKI_BRANCH="main")
+    token = srv.add_user("ed", PASSWORD, "editor")
+    with srv:
+        clone = clone_and_commit(srv, token, tmp_path / "clone", {"Notes.md": "# Notes\n\nPushed.\n"}, "Push")
+        pushed = run_git(clone, "push", "origin", "HEAD:main", check=False)
+        assert pushed.returncode == 0, pushed.stderr
+        assert branch_head(srv) == run_git(clone, "rev-parse", "HEAD").stdout.strip()
+        assert run_git(srv.repo, "rev-parse", "--abbrev-ref", "HEAD").stdout.strip() == "drafts"
+        assert (srv.repo / "Notes.md").read_text() == "# Notes\n\nFirst notes.\n"
+        assert srv.request("GET", "/-/api/v1/pages/Notes")[1]["markdown"] == "# Notes\n\nPushed.\n"
+
+
+def test_update_checkout_outcomes(tmp_path):
+    """The push-to-checkout step itself: updated, refused over local edits, refused when the branch moved."""
+    from wiki.core.receive import CheckoutOutcome, checked_out_at, update_checkout
+
+    work = tmp_path / "work"
+    work.mkdir()
+    run_git(work, "init", "-q", "--initial-branch=main")
+    (work / "A.md").write_text("a\n")
+    (work / "B.md").write_text("b\n")
+    run_git(work, "add", "-A")
+    run_git(work, "commit", "-q", "-m", "one")
+    git_dir = str(work / ".git")
+    assert checked_out_at(git_dir, "refs/heads/main") == str(work)
+    assert checked_out_at(git_dir, "refs/heads/other") is None
+    one = run_git(work, "rev-parse", "HEAD").stdout.strip()
+
+    def commit_elsewhere(files: dict[str, str], parent: str) -> str:
+        """A commit on top of `parent` that does not touch the checkout (as a push brings it)."""
+        env = dict(os.environ, GIT_INDEX_FILE=str(tmp_path / "scratch-index"))
+        subprocess.run(["git", "read-tree", parent], cwd=work, env=env, check=True)
+        for path, text in files.items():
+            blob = subprocess.run(["git", "hash-object", "-w", "--stdin"], cwd=work, env=env, input=text,
+                                  capture_output=True, text=True, check=True).stdout.strip()
+            subprocess.run(["git", "update-index", "--add", "--cacheinfo", f"100644,{blob},{path}"], cwd=work,
+                           env=env, check=True)
+        tree = subprocess.run(["git", "write-tree"], cwd=work, env=env, capture_output=True, text=True,
+                              check=True).stdout.strip()
+        return run_git(work, "commit-tree", tree, "-p", parent, "-m", "pushed").stdout.strip()
+
+    (work / "A.md").write_text("a, edited here\n")
+    two = commit_elsewhere({"A.md": "a, pushed\n", "C.md": "c\n"}, one)
+    assert update_checkout(str(work), git_dir, two) == (CheckoutOutcome.LOCAL_EDITS, ["A.md"])
+    assert (work / "A.md").read_text() == "a, edited here\n" and not (work / "C.md").exists()
+
+    three = commit_elsewhere({"B.md": "b, pushed\n", "C.md": "c\n"}, one)
+    assert update_checkout(str(work), git_dir, three) == (CheckoutOutcome.UPDATED, [])
+    run_git(work, "update-ref", "refs/heads/main", three, one)  # what git does after the hook
+    assert (work / "B.md").read_text() == "b, pushed\n" and (work / "C.md").read_text() == "c\n"
+    assert (work / "A.md").read_text() == "a, edited here\n"  # the local edit of another file stays
+    assert run_git(work, "status", "--porcelain").stdout == " M A.md\n"
+
+    (work / "E.md").write_text("e, not yet added here\n")  # an untracked file the push would replace
+    four = commit_elsewhere({"E.md": "e, pushed\n"}, three)
+    assert update_checkout(str(work), git_dir, four) == (CheckoutOutcome.LOCAL_EDITS, ["E.md"])
+    assert (work / "E.md").read_text() == "e, not yet added here\n"
+
+    sideways = commit_elsewhere({"D.md": "d\n"}, one)  # not a descendant of the checkout's commit
+    assert update_checkout(str(work), git_dir, sideways) == (CheckoutOutcome.MOVED, [])
+    assert not (work / "D.md").exists()

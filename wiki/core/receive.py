@@ -17,6 +17,13 @@ refuses the whole push, naming the file and the reason, when any rule fails:
 
 Only `git` subprocesses read the objects: they see the quarantine through the environment git
 gives the hook.
+
+A non-bare repository with the wiki's branch checked out is served with
+``receive.denyCurrentBranch=updateInstead``, so git asks the `push-to-checkout` hook (also written
+by `install_hooks`) to bring the checkout to the pushed commit before it moves the branch.
+`update_checkout` does what the wiki's own saves do (``read-tree -m -u``: only the changed files,
+local edits elsewhere kept), but refuses the push when it would overwrite a local edit: a checkout
+left behind would look like uncommitted edits undoing the push.
 """
 
 from __future__ import annotations
@@ -27,11 +34,13 @@ import stat
 import subprocess
 import sys
 from dataclasses import dataclass
+from enum import Enum
 from pathlib import Path
 from typing import Callable
 
 from . import names
 from .gitrepo import ZERO
+from .locks import file_lock
 from .talk import TALK_ROOT, check_file, page_of_talk_file
 
 MAX_PAGE_BYTES = 4 * 1024 * 1024
@@ -166,9 +175,98 @@ def _check_file(status: str, path: str, sha: str | None, blobs: dict[str, bytes]
     return None
 
 
+class CheckoutOutcome(Enum):
+    UPDATED = "updated"          # the checkout shows the pushed commit
+    LOCAL_EDITS = "local edits"  # the push would overwrite files edited in the checkout: refused
+    MOVED = "moved"              # the branch moved since the push began: refused (git would refuse it too)
+    FAILED = "failed"            # git could not update the checkout: refused
+
+
+def _work_git(work_tree: str, git_dir: str, *args: str) -> subprocess.CompletedProcess:
+    env = {k: v for k, v in os.environ.items() if k not in ("GIT_INDEX_FILE", "GIT_PREFIX")}
+    env.update(GIT_DIR=git_dir, GIT_WORK_TREE=work_tree, LC_ALL="C")
+    return subprocess.run(["git", *args], cwd=work_tree, env=env, capture_output=True)
+
+
+def update_checkout(work_tree: str, git_dir: str, new: str) -> tuple[CheckoutOutcome, list[str]]:
+    """Bring the checkout of the pushed branch from HEAD to `new`; the outcome and the files in the way.
+
+    Runs under the wiki's write lock, so no save of the wiki's updates the same checkout meanwhile.
+    """
+    with file_lock(Path(git_dir) / "tacit-write.lock"):
+        old, in_the_way = local_edits_in_the_way(work_tree, git_dir, new)
+        if old is None:
+            return CheckoutOutcome.MOVED, []
+        if in_the_way:
+            return CheckoutOutcome.LOCAL_EDITS, in_the_way
+        proc = _work_git(work_tree, git_dir, "read-tree", "-m", "-u", old, new)
+        if proc.returncode:
+            return CheckoutOutcome.FAILED, [proc.stderr.decode("utf-8", "replace").strip()]
+        return CheckoutOutcome.UPDATED, []
+
+
+def local_edits_in_the_way(work_tree: str, git_dir: str, new: str) -> tuple[str | None, list[str]]:
+    """(the checkout's commit, or None when `new` does not descend from it; the files that going to
+    `new` would overwrite: edited, staged or untracked in the checkout)."""
+    proc = _work_git(work_tree, git_dir, "rev-parse", "--verify", "-q", "HEAD^{commit}")
+    old = proc.stdout.decode().strip() if proc.returncode == 0 else EMPTY_TREE
+    if old != EMPTY_TREE and _work_git(work_tree, git_dir, "merge-base", "--is-ancestor", old, new).returncode:
+        return None, []
+    changed = set(_z_paths(_work_git(work_tree, git_dir, "diff-tree", "-r", "-z", "--name-only", "--no-renames",
+                                     old, new).stdout))
+    if not changed:
+        return old, []
+    _work_git(work_tree, git_dir, "update-index", "-q", "--refresh")  # a touched file alone is no edit
+    edited = set(_z_paths(_work_git(work_tree, git_dir, "diff-files", "-z", "--name-only").stdout))
+    edited |= set(_z_paths(_work_git(work_tree, git_dir, "diff-index", "-z", "--cached", "--name-only",
+                                     old).stdout))
+    edited |= set(_z_paths(_work_git(work_tree, git_dir, "ls-files", "-z", "--others").stdout))
+    return old, sorted(changed & edited)
+
+
+def checked_out_at(git_dir: str, ref: str) -> str | None:
+    """The working tree that has `ref` checked out (the repository's own or a linked one), if any."""
+    out = subprocess.run(["git", f"--git-dir={git_dir}", "worktree", "list", "--porcelain", "-z"],
+                         capture_output=True).stdout
+    for block in out.split(b"\0\0"):
+        fields = dict(f.split(b" ", 1) if b" " in f else (f, b"") for f in block.split(b"\0") if f)
+        if b"bare" not in fields and fields.get(b"branch") == ref.encode() and b"worktree" in fields:
+            return fields[b"worktree"].decode("utf-8", "surrogateescape")
+    return None
+
+
+def _z_paths(out: bytes) -> list[str]:
+    return [p.decode("utf-8", "surrogateescape") for p in out.split(b"\0") if p]
+
+
+def checkout_hook(new: str) -> int:
+    """The push-to-checkout hook: git gives the pushed commit, GIT_DIR and GIT_WORK_TREE."""
+    git_dir, work_tree = os.path.abspath(os.environ["GIT_DIR"]), os.path.abspath(os.environ["GIT_WORK_TREE"])
+    outcome, paths = update_checkout(work_tree, git_dir, new)
+    if outcome is CheckoutOutcome.UPDATED:
+        return 0
+    print("Tacit refused this push; nothing was changed:", file=sys.stderr)
+    if outcome is CheckoutOutcome.LOCAL_EDITS:
+        print(f"  the wiki's repository has a checkout ({work_tree}) with local edits the push would overwrite:",
+              file=sys.stderr)
+        for path in paths[:50]:
+            print(f"  {path}", file=sys.stderr)
+        print("  commit or discard them there, then push again", file=sys.stderr)
+    elif outcome is CheckoutOutcome.MOVED:
+        print("  the wiki changed while you pushed; pull, merge and push again", file=sys.stderr)
+    else:
+        print(f"  the checkout of the wiki's repository could not be updated: {' '.join(paths)}", file=sys.stderr)
+    return 1
+
+
 HOOK = """#!/bin/sh
 # Written by Tacit: checks a push with the wiki's rules before git accepts it.
 exec "{python}" -m wiki.core.receive
+"""
+
+CHECKOUT_HOOK = """#!/bin/sh
+# Written by Tacit: brings a checkout of the wiki's branch to the pushed commit, never over local edits.
+exec "{python}" -m wiki.core.receive checkout "$1"
 """
 
 
@@ -176,13 +274,14 @@ def install_hooks(data_dir: str | os.PathLike) -> Path:
     """The hooks folder git is pointed at (core.hooksPath) when serving pushes; written each start."""
     folder = Path(data_dir) / "githooks"
     folder.mkdir(parents=True, exist_ok=True)
-    hook = folder / "pre-receive"
-    text = HOOK.format(python=sys.executable)
-    if not hook.exists() or hook.read_text() != text:
-        tmp = folder / f".pre-receive.{os.getpid()}"
-        tmp.write_text(text)
-        tmp.chmod(tmp.stat().st_mode | stat.S_IXUSR | stat.S_IXGRP | stat.S_IXOTH)
-        os.replace(tmp, hook)
+    for name, template in (("pre-receive", HOOK), ("push-to-checkout", CHECKOUT_HOOK)):
+        hook = folder / name
+        text = template.format(python=sys.executable)
+        if not hook.exists() or hook.read_text() != text:
+            tmp = folder / f".{name}.{os.getpid()}"
+            tmp.write_text(text)
+            tmp.chmod(tmp.stat().st_mode | stat.S_IXUSR | stat.S_IXGRP | stat.S_IXOTH)
+            os.replace(tmp, hook)
     return folder
 
 
@@ -211,6 +310,12 @@ def main() -> int:
     problems = check_push(git_dir, env["TACIT_BRANCH"], updates,
                           lambda page: policy.can_write(actor, page), lambda page: policy.can_read(actor, page))
     engine.dispose()
+    for u in updates if not problems else []:  # said here, where git passes the words on to the pusher
+        work_tree = checked_out_at(git_dir, u.ref)
+        if work_tree is not None:
+            problems += [f"{path}: has local edits in the wiki's own checkout on the server, which this push "
+                         "would overwrite; they must be committed or discarded there first"
+                         for path in local_edits_in_the_way(work_tree, os.path.abspath(git_dir), u.new)[1]]
     if problems:
         print("Tacit refused this push; nothing was changed:", file=sys.stderr)
         for problem in problems[:50]:
@@ -222,4 +327,6 @@ def main() -> int:
 
 
 if __name__ == "__main__":
+    if sys.argv[1:2] == ["checkout"] and len(sys.argv) == 3:
+        sys.exit(checkout_hook(sys.argv[2]))
     sys.exit(main())

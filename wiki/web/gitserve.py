@@ -134,7 +134,10 @@ def _backend(wiki, actor: Actor, rest: str, service: str) -> Response:
               "-c", "receive.fsckObjects=true", "-c", "uploadpack.allowFilter=true",
               "-c", f"http.receivepack={'true' if service == 'git-receive-pack' else 'false'}"]
     if service == "git-receive-pack":
-        config += ["-c", f"core.hooksPath={install_hooks(current_app.config['WIKI_DATA'])}"]
+        # updateInstead: a push to a checked-out branch goes through the push-to-checkout hook,
+        # which updates the checkout (or refuses the push rather than overwrite local edits)
+        config += ["-c", f"core.hooksPath={install_hooks(current_app.config['WIKI_DATA'])}",
+                   "-c", "receive.denyCurrentBranch=updateInstead"]
     proc = subprocess.Popen(["git", *config, "http-backend"], stdin=subprocess.PIPE, stdout=subprocess.PIPE,
                             stderr=subprocess.PIPE, env=env)
     request.max_content_length = None  # a push may be larger than any upload (MAX_CONTENT_LENGTH)
