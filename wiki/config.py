@@ -55,6 +55,10 @@ def load_config(overrides: Mapping[str, Any] | None = None) -> dict[str, Any]:
     settings["WIKI_MAX_UPLOAD"] = parse_size(settings["WIKI_MAX_UPLOAD"], "WIKI_MAX_UPLOAD")
     if settings["WIKI_REGISTRATION"] not in ("open", "approval", "closed"):
         raise ValueError("WIKI_REGISTRATION must be open, approval or closed")
+    from .logconfig import checked_format, checked_level
+
+    settings["WIKI_LOG_FORMAT"] = checked_format(settings["WIKI_LOG_FORMAT"])
+    settings["WIKI_LOG_LEVEL"] = checked_level(settings["WIKI_LOG_LEVEL"])
     settings["WIKI_REPO"] = str(Path(settings["WIKI_REPO"]).expanduser().resolve())
     settings["WIKI_DATA"] = str(Path(settings["WIKI_DATA"]).expanduser().resolve())
     return settings
