@@ -10,11 +10,15 @@ import click
 from .config import load_config
 from .core.bootstrap import NotAGitRepository, init_repository
 from .core.gitrepo import Person
+from .logconfig import gunicorn_options, install_unless_configured
 
 
 @click.group(help="Tacit, a team wiki kept in git.")
 def main() -> None:
-    pass
+    try:  # the commands' own records (and the processes they start) in the operator's format
+        install_unless_configured()
+    except ValueError as e:
+        raise click.ClickException(str(e)) from None
 
 
 @main.command()
@@ -52,7 +56,8 @@ def serve(host: str, port: int, workers: int | None, threads: int, dev: bool) ->
                f"({workers} workers; repository {settings['WIKI_REPO']})")
     _Gunicorn({"bind": f"{host}:{port}", "workers": workers, "threads": threads,
                "worker_class": "gthread" if threads > 1 else "sync",
-               "accesslog": "-", "timeout": 60, "graceful_timeout": 10}).run()
+               "accesslog": "-", "timeout": 60, "graceful_timeout": 10,
+               **gunicorn_options(settings["WIKI_LOG_FORMAT"], settings["WIKI_LOG_LEVEL"])}).run()
 
 
 def _open_repository(settings: dict):

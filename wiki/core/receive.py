@@ -29,6 +29,7 @@ left behind would look like uncommitted edits undoing the push.
 from __future__ import annotations
 
 import json
+import logging
 import os
 import stat
 import subprocess
@@ -47,6 +48,16 @@ MAX_PAGE_BYTES = 4 * 1024 * 1024
 ALLOWED_HIDDEN_FILES = {".gitignore", ".gitattributes"}
 WIKI_FILES = {".wiki/redirects.json"}
 EMPTY_TREE = "4b825dc642cb6eb9a060e54bf8d69288fbee4904"
+
+log = logging.getLogger("wiki.core.receive")  # by name: the hook runs as __main__
+
+
+def _log_to_operator() -> None:
+    """The hook's records go to the wiki's log, on the descriptor the server hands over (git sends
+    the hook's stderr to the pusher); format and level come with the environment."""
+    from ..logconfig import hook_stream, install
+
+    install(stream=hook_stream() or sys.stderr)
 
 
 @dataclass(frozen=True)
@@ -241,10 +252,12 @@ def _z_paths(out: bytes) -> list[str]:
 
 def checkout_hook(new: str) -> int:
     """The push-to-checkout hook: git gives the pushed commit, GIT_DIR and GIT_WORK_TREE."""
+    _log_to_operator()
     git_dir, work_tree = os.path.abspath(os.environ["GIT_DIR"]), os.path.abspath(os.environ["GIT_WORK_TREE"])
     outcome, paths = update_checkout(work_tree, git_dir, new)
     if outcome is CheckoutOutcome.UPDATED:
         return 0
+    log.info("push refused: the checkout at %s was not updated (%s) %s", work_tree, outcome.value, " ".join(paths[:5]))
     print("Tacit refused this push; nothing was changed:", file=sys.stderr)
     if outcome is CheckoutOutcome.LOCAL_EDITS:
         print(f"  the wiki's repository has a checkout ({work_tree}) with local edits the push would overwrite:",
@@ -287,6 +300,7 @@ def install_hooks(data_dir: str | os.PathLike) -> Path:
 
 def main() -> int:
     """The pre-receive hook: the environment names the pusher and the wiki's settings."""
+    _log_to_operator()
     from .access import ANONYMOUS, Actor, Policy, RuleStore
     from .db import database_url, make_engine
     from .users import UserStore
@@ -303,6 +317,7 @@ def main() -> int:
     if env.get("TACIT_USER_ID"):
         user = UserStore(engine).get(int(env["TACIT_USER_ID"]))
         if user is None or not user.active:
+            log.info("push refused: account %s is not active", env["TACIT_USER_ID"])
             print("refused: your account is not active", file=sys.stderr)
             return 1
         actor = Actor(user.id, user.name, user.email, user.role, user.groups)
@@ -316,13 +331,19 @@ def main() -> int:
             problems += [f"{path}: has local edits in the wiki's own checkout on the server, which this push "
                          "would overwrite; they must be committed or discarded there first"
                          for path in local_edits_in_the_way(work_tree, os.path.abspath(git_dir), u.new)[1]]
+    who = actor.name or "anonymous"
     if problems:
+        log.info("push by %s refused (%d problems): %s", who, len(problems), "; ".join(problems[:3]),
+                 extra={"user": who, "problems": problems[:50]})
         print("Tacit refused this push; nothing was changed:", file=sys.stderr)
         for problem in problems[:50]:
             print(f"  {problem}", file=sys.stderr)
         if len(problems) > 50:
             print(f"  … and {len(problems) - 50} more", file=sys.stderr)
         return 1
+    for u in updates:
+        log.info("push by %s accepted: %s %s..%s", who, u.ref, u.old[:12], u.new[:12],
+                 extra={"user": who, "ref": u.ref, "old": u.old, "new": u.new})
     return 0
 
 

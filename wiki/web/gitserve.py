@@ -30,6 +30,7 @@ from flask import Blueprint, Response, abort, current_app, render_template, requ
 
 from ..core.access import ANONYMOUS, Actor
 from ..core.receive import install_hooks
+from ..logconfig import HOOK_FD_VARIABLE, child_environment
 from . import get_wiki
 from .access import policy
 from .ratelimit import login_throttle
@@ -127,6 +128,7 @@ def _backend(wiki, actor: Actor, rest: str, service: str) -> Response:
         "PYTHONPATH": os.pathsep.join(p for p in (_package_root(), os.environ.get("PYTHONPATH", "")) if p),
         "GIT_COMMITTER_NAME": actor.name or "Tacit",
         "GIT_COMMITTER_EMAIL": actor.email or "tacit@localhost",
+        **child_environment({}),  # the hook logs in the wiki's format and level
     }
     if request.content_length is not None:
         env["CONTENT_LENGTH"] = str(request.content_length)
@@ -138,8 +140,15 @@ def _backend(wiki, actor: Actor, rest: str, service: str) -> Response:
         # which updates the checkout (or refuses the push rather than overwrite local edits)
         config += ["-c", f"core.hooksPath={install_hooks(current_app.config['WIKI_DATA'])}",
                    "-c", "receive.denyCurrentBranch=updateInstead"]
-    proc = subprocess.Popen(["git", *config, "http-backend"], stdin=subprocess.PIPE, stdout=subprocess.PIPE,
-                            stderr=subprocess.PIPE, env=env)
+    log_fd = _log_descriptor() if service == "git-receive-pack" else None
+    if log_fd is not None:  # git sends the hook's stderr to the pusher: its log lines go here instead
+        env[HOOK_FD_VARIABLE] = str(log_fd)
+    try:
+        proc = subprocess.Popen(["git", *config, "http-backend"], stdin=subprocess.PIPE, stdout=subprocess.PIPE,
+                                stderr=subprocess.PIPE, env=env, pass_fds=() if log_fd is None else (log_fd,))
+    finally:
+        if log_fd is not None:
+            os.close(log_fd)
     request.max_content_length = None  # a push may be larger than any upload (MAX_CONTENT_LENGTH)
     body = request.stream if request.method == "POST" else None
     feeder = threading.Thread(target=_feed, args=(proc, body), daemon=True)
@@ -162,8 +171,8 @@ def _backend(wiki, actor: Actor, rest: str, service: str) -> Response:
             if proc.stderr:
                 err = proc.stderr.read().decode("utf-8", "replace").strip()
                 proc.stderr.close()
-                if err and proc.returncode:
-                    log.warning("git http-backend: %s", err)
+                if err:
+                    log.log(logging.WARNING if proc.returncode else logging.INFO, "git http-backend: %s", err)
             if pushed:
                 search.catch_up_soon()  # the index reflects the push within a second
 
@@ -199,6 +208,14 @@ def _read_cgi_headers(out) -> tuple[int, list[tuple[str, str]]]:
         else:
             headers.append((key.strip(), value.strip()))
     return status, headers
+
+
+def _log_descriptor() -> int | None:
+    """A copy of this process's stderr (where its log goes) for the hook, or None without one."""
+    try:
+        return os.dup(2)
+    except OSError:
+        return None
 
 
 def _package_root() -> str:

@@ -36,6 +36,7 @@ from . import semantic
 from .meaning import MeaningClient
 from .vectors import VectorStore
 from .whoosh_engine import WhooshEngine, as_datetime, merge_small_into_one
+from ...logconfig import child_environment
 
 log = logging.getLogger(__name__)
 Progress = Callable[[int, int], None]
@@ -397,9 +398,11 @@ class SearchIndex:
                 # Whoosh's pool, which a long-lived web worker would keep for good.
                 command = [sys.executable, "-m", "wiki.core.search.rebuild", str(self.repo.path),
                            str(self.root.parent), self.repo.branch, self.url_prefix]
-                try:
-                    subprocess.run(command, check=False, stdout=subprocess.DEVNULL, timeout=3600,
-                                   cwd=str(Path(__file__).resolve().parents[3]))
+                try:  # its stderr is this process's (the log); its stdout, never used, joins it there
+                    done = subprocess.run(command, check=False, stdout=2, timeout=3600, env=child_environment(),
+                                          cwd=str(Path(__file__).resolve().parents[3]))
+                    if done.returncode:
+                        log.error("search index rebuild process exited with status %s", done.returncode)
                 except Exception:
                     log.exception("search index rebuild failed")
 

@@ -8,7 +8,7 @@ starts), listens on a Linux abstract socket (nothing on disk to go stale; other 
 refused by their peer credentials) and exits after a quiet spell (WIKI_SEMANTIC_IDLE seconds,
 default 1800). A client that cannot reach it answers "no meaning" and search ranks by words.
 
-    python -m wiki.core.search.meaning      # what the clients start
+    python -m wiki.core.search.meaning [IDLE]      # what the clients start (as an import, see _SERVICE)
 """
 
 from __future__ import annotations
@@ -19,6 +19,7 @@ import logging
 import os
 import socket
 import socketserver
+import stat
 import struct
 import subprocess
 import sys
@@ -28,9 +29,10 @@ from collections import OrderedDict
 from pathlib import Path
 
 from . import semantic
+from ...logconfig import child_environment
 from .fusion import visible
 
-log = logging.getLogger(__name__)
+log = logging.getLogger("wiki.core.search.meaning")  # by name: also when run as __main__
 
 _HEADER = struct.Struct("!I")
 _MAX_REQUEST = 64 << 20
@@ -169,13 +171,14 @@ def serve(idle: float) -> int:
     address = _address()
     embedder = semantic.load(bulk=True)
     if address is None or embedder is None:
-        print("meaning service: no model", file=sys.stderr)
+        log.error("meaning service not started: no model (WIKI_SEMANTIC off, or no model file that loads)")
         return 1
     try:
         server = _Server(address, _Handler)
     except OSError:  # another service answers already
         return 0
     server.service = _Service(embedder)  # type: ignore[attr-defined]
+    log.info("meaning service ready: model %s, exits after %.0f s of quiet", semantic.model_file(), idle)
 
     def watch() -> None:
         while time.monotonic() - server.service.last < idle:  # type: ignore[attr-defined]
@@ -185,10 +188,28 @@ def serve(idle: float) -> int:
     threading.Thread(target=watch, daemon=True).start()
     server.serve_forever(poll_interval=0.5)
     server.server_close()
+    log.info("meaning service stopped")
     return 0
 
 
 # -- the client ----------------------------------------------------------------------------------
+def _stderr_is_pipe() -> bool:
+    try:
+        return stat.S_ISFIFO(os.fstat(2).st_mode)
+    except OSError:
+        return False
+
+
+def _relay(stream) -> None:
+    """Copy the service's log lines to this process's stderr while this process lives."""
+    with stream:
+        for line in iter(stream.readline, b""):
+            try:
+                os.write(2, line)
+            except OSError:
+                return
+
+
 class MeaningClient:
     """Asks the service; starts it when it is not there. Every failure is "no answer" (None)."""
 
@@ -231,9 +252,15 @@ class MeaningClient:
                 return
             self._started_at = now
         idle = os.environ.get("WIKI_SEMANTIC_IDLE", "1800")
-        self._process = subprocess.Popen([sys.executable, "-m", "wiki.core.search.meaning", idle],
-                         stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+        # The service logs to this process's stderr (the server's log), and inherits its format. A
+        # pipe is relayed instead: its reader may wait for its end, which a service would put off.
+        relay = _stderr_is_pipe()
+        self._process = subprocess.Popen([sys.executable, "-c", _SERVICE, idle],
+                         stdin=subprocess.DEVNULL, stdout=subprocess.PIPE if relay else 2,
+                         stderr=subprocess.STDOUT if relay else None, env=child_environment(),
                          start_new_session=True, cwd=str(Path(__file__).resolve().parents[3]))
+        if relay:
+            threading.Thread(target=_relay, args=(self._process.stdout,), name="meaning-log", daemon=True).start()
 
     def ready(self, wait: float = 0.0) -> bool:
         """Whether the service answers (started if it is not running), waiting at most `wait` s."""
@@ -273,6 +300,17 @@ class MeaningClient:
         return [(p, float(s), int(i)) for p, s, i in answer[0]["near"]] if answer else []
 
 
+def main(argv: list[str]) -> int:
+    """The service's process: logs in the format and level of the process that started it."""
+    from ...logconfig import install
+
+    install()
+    return serve(float(argv[0]) if argv else 1800.0)
+
+
+# what the clients start: an import, not `-m`, which would run this module a second time as
+# __main__ beside the copy its package imports (and say so on stderr)
+_SERVICE = "import sys; from wiki.core.search.meaning import main; sys.exit(main(sys.argv[1:]))"
+
 if __name__ == "__main__":
-    logging.basicConfig(level=logging.WARNING)
-    sys.exit(serve(float(sys.argv[1]) if len(sys.argv) > 1 else 1800.0))
+    sys.exit(main(sys.argv[1:]))

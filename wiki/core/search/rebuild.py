@@ -3,13 +3,18 @@
     python -m wiki.core.search.rebuild REPO DATA [BRANCH [URL_PREFIX]]
 
 
-Web workers start this instead of building in their own memory.
+Web workers start this instead of building in their own memory. It logs to its stderr (the
+worker's, so the server's log) in the format and level its environment names.
 """
 
 from __future__ import annotations
 
+import logging
 import sys
+import time
 from pathlib import Path
+
+log = logging.getLogger("wiki.core.search.rebuild")  # by name: this runs as __main__
 
 
 def main(argv: list[str]) -> int:
@@ -19,14 +24,20 @@ def main(argv: list[str]) -> int:
     from .indexer import SearchIndex
 
     if len(argv) < 2:
-        print("usage: python -m wiki.core.search.rebuild REPO DATA [BRANCH [URL_PREFIX]]", file=sys.stderr)
+        log.error("usage: python -m wiki.core.search.rebuild REPO DATA [BRANCH [URL_PREFIX]]")
         return 2
+    started = time.perf_counter()
     repo = GitRepo(argv[0], argv[2] if len(argv) > 2 and argv[2] else None)
     data = Path(argv[1])
     prefix = argv[3] if len(argv) > 3 else ""
+    log.info("building the missing search indexes of %s", repo.path)
     SearchIndex(repo, make_renderer(data, prefix), PageStore(repo).last_changes, data, prefix).build_missing()
+    log.info("search indexes of %s built in %.1f s", repo.path, time.perf_counter() - started)
     return 0
 
 
 if __name__ == "__main__":
+    from ...logconfig import install
+
+    install()
     sys.exit(main(sys.argv[1:]))
