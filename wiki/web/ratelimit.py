@@ -36,7 +36,10 @@ class SQLStorage(Storage):
     def base_exceptions(self):
         return SQLAlchemyError
 
-    def incr(self, key: str, expiry: int, amount: int = 1) -> int:
+    def incr(self, key: str, expiry: int, elastic_expiry: bool = False, amount: int = 1) -> int:
+        """Count a hit; limits before 5.0 pass `elastic_expiry` (always False for a fixed window)."""
+        if elastic_expiry:
+            raise NotImplementedError("the SQL storage counts fixed windows only")
         now = int(time.time())
         table = rate_limits
         dialect = {"sqlite": sqlite, "postgresql": postgresql}.get(self.engine.dialect.name)
