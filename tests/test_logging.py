@@ -11,6 +11,8 @@ import signal
 import subprocess
 import sys
 import time
+import urllib.error
+import urllib.request
 from pathlib import Path
 
 import pytest
@@ -48,9 +50,12 @@ def json_records(text: str) -> list[dict]:
 
 
 def test_text_lines_share_gunicorns_format_and_access_lines_carry_the_duration(tmp_path):
-    with WikiServer(tmp_path, workers=1, WIKI_SEMANTIC="0") as srv:
-        status, _ = srv.request("GET", "/-/api/v1/pages/No/Such/Page?probe=1")
-        assert status == 404
+    with WikiServer(tmp_path, workers=1, WIKI_SEMANTIC="0", WIKI_PROXIES="1") as srv:
+        probe = urllib.request.Request(srv.base + "/-/api/v1/pages/No/Such/Page?probe=1",
+                                       headers={"X-Forwarded-For": "203.0.113.7"})  # behind a proxy
+        with pytest.raises(urllib.error.HTTPError) as answer:
+            urllib.request.urlopen(probe, timeout=30)
+        assert answer.value.code == 404
         text = wait_for(lambda: server_log(srv), lambda t: "/-/api/v1/pages/No/Such/Page" in t
                         and "[wiki.core.search.rebuild] search indexes" in t)
         master = srv.proc.pid
@@ -58,7 +63,7 @@ def test_text_lines_share_gunicorns_format_and_access_lines_carry_the_duration(t
     assert len(access) == 1, text[-3000:]
     stamp, pid, level, message = TEXT_LINE.match(access[0]).groups()
     assert level == "INFO" and int(pid) != master  # written by the worker that answered
-    assert re.fullmatch(r'127\.0\.0\.1 "GET /-/api/v1/pages/No/Such/Page\?probe=1 HTTP/1\.1" 404 \d+ "-" '
+    assert re.fullmatch(r'203\.0\.113\.7 "GET /-/api/v1/pages/No/Such/Page\?probe=1 HTTP/1\.1" 404 \d+ "-" '
                         r'"Python-urllib/[\d.]+" \d+ms', message), message
     listening = [TEXT_LINE.match(line) for line in text.splitlines() if "Listening at" in line]
     assert listening and listening[0].group(2) == str(master) and listening[0].group(4).startswith("Listening at")
