@@ -5,6 +5,7 @@ processes (the rebuild process, the git hook, the meaning service) reach the ser
 from __future__ import annotations
 
 import json
+import logging
 import os
 import re
 import signal
@@ -222,3 +223,24 @@ def test_create_app_installs_the_format_unless_logging_is_configured(tmp_path):
                                  + script], env=env, cwd=ROOT, capture_output=True, text=True, check=True,
                                 timeout=60).stderr
     assert "OWN from the app" in configured and not TEXT_LINE.search(configured)
+
+
+def test_a_checkout_left_behind_by_a_save_is_a_warning(tmp_path, caplog):
+    """A save into a non-bare repository whose checkout has a local edit of that page keeps the
+    edit and the branch moves on: the log says the checkout stayed behind, and why."""
+    from wiki.core.gitrepo import GitRepo, Person
+    from wiki.core.pages import PageStore
+
+    work = tmp_path / "work"
+    subprocess.run(["git", "init", "-q", "-b", "main", str(work)], check=True)
+    (work / "Home.md").write_text("hello\n")
+    subprocess.run(["git", "add", "Home.md"], cwd=work, check=True)
+    subprocess.run(["git", "-c", "user.name=T", "-c", "user.email=t@x", "commit", "-qm", "init"], cwd=work, check=True)
+    store = PageStore(GitRepo(work))
+    (work / "Home.md").write_text("hello\nlocal edit\n")
+    with caplog.at_level(logging.WARNING, logger="wiki.core.gitrepo"):
+        store.save("Home", "hello\nfrom the web\n", Person("Ann", "ann@example.org"), base=store.head())
+    assert (work / "Home.md").read_text() == "hello\nlocal edit\n"
+    warned = [r for r in caplog.records if r.name == "wiki.core.gitrepo"]
+    assert len(warned) == 1 and warned[0].levelno == logging.WARNING
+    assert f"the checkout at {work} was left at" in warned[0].getMessage() and "Home.md" in warned[0].getMessage()

@@ -17,6 +17,7 @@ from __future__ import annotations
 import contextlib
 import errno
 import hashlib
+import logging
 import os
 import re
 import subprocess
@@ -32,6 +33,8 @@ import git
 
 from .locks import file_lock
 from .lru import LRU
+
+log = logging.getLogger(__name__)
 
 ZERO = "0" * 40
 EMPTY_TREE = "4b825dc642cb6eb9a060e54bf8d69288fbee4904"
@@ -707,8 +710,11 @@ class GitRepo:
                 return
         except TypeError:
             return
-        subprocess.run(["git", "read-tree", "-m", "-u", old, new], cwd=self.work_tree,
-                       capture_output=True, env=_git_env())
+        proc = subprocess.run(["git", "read-tree", "-m", "-u", old, new], cwd=self.work_tree,
+                              capture_output=True, env=_git_env())
+        if proc.returncode:  # the branch is right; the checkout shows the older commit until fixed by hand
+            log.warning("the checkout at %s was left at %s (the branch is at %s): %s", self.work_tree, old[:12],
+                        new[:12], proc.stderr.decode("utf-8", "replace").strip())
 
     def write_lock(self):
         """Serialize writers of every process; released by the kernel if one dies."""
@@ -731,8 +737,12 @@ class GitRepo:
         return proc.stdout, proc.returncode == 0
 
     def maintain(self) -> None:
-        """Write the commit-graph with changed-path filters: makes `log -- path` fast."""
-        self.git("commit-graph", "write", "--reachable", "--changed-paths", "--split", check=False)
+        """Write the commit-graph with changed-path filters: makes `log -- path` fast. Without it
+        only history and blame are slower, so a failure is logged, not raised."""
+        try:
+            self.git("commit-graph", "write", "--reachable", "--changed-paths", "--split")
+        except GitError as e:
+            log.warning("commit-graph not written (page history and blame stay slower): %s", e)
 
     def maintain_now_and_then(self, commit: str) -> None:
         """After about one commit in 64, extend the commit-graph in the background.
