@@ -66,6 +66,7 @@ def app(tmp_path):
         "WIKI_WRITE": "anonymous",
     })
     yield app
+    app.extensions["tacit"].close()  # its search rebuild and catch-up end with the test
 
 
 @pytest.fixture
@@ -73,8 +74,10 @@ def csrf_app(tmp_path):
     """An app with CSRF protection on, as in production."""
     from wiki import create_app
 
-    return create_app({"WIKI_REPO": str(tmp_path / "pages_repo"), "WIKI_DATA": str(tmp_path / "instance"),
-                       "WIKI_WRITE": "anonymous"})
+    app = create_app({"WIKI_REPO": str(tmp_path / "pages_repo"), "WIKI_DATA": str(tmp_path / "instance"),
+                      "WIKI_WRITE": "anonymous"})
+    yield app
+    app.extensions["tacit"].close()
 
 
 @pytest.fixture
@@ -132,8 +135,46 @@ def client_for(app, name: str | None = None):
 
 
 
+def _stop_rebuilds(wait: float = 10.0) -> None:
+    """Stop the search rebuild processes still running for wikis the tests made and did not close
+    (the `app` fixtures close theirs), so none prints after the summary."""
+    import signal
+    import time
+
+    me = os.getpid()
+    children: list[int] = []
+    for task in os.listdir(f"/proc/{me}/task"):
+        try:
+            with open(f"/proc/{me}/task/{task}/children") as f:
+                children += [int(p) for p in f.read().split()]
+        except OSError:
+            continue
+    stopping = []
+    for pid in children:
+        try:
+            with open(f"/proc/{pid}/cmdline", "rb") as f:
+                if b"wiki.core.search.rebuild" in f.read().split(b"\0"):
+                    os.kill(pid, signal.SIGTERM)
+                    stopping.append(pid)
+        except OSError:
+            continue
+    deadline = time.monotonic() + wait
+    while stopping and time.monotonic() < deadline:  # the thread that started each one reaps it
+        time.sleep(0.05)
+        stopping = [pid for pid in stopping if _running(pid)]
+
+
+def _running(pid: int) -> bool:
+    try:
+        with open(f"/proc/{pid}/stat", "rb") as f:
+            return f.read().rsplit(b")", 1)[1].split()[0] != b"Z"
+    except (OSError, IndexError):
+        return False
+
+
 def pytest_sessionfinish(session, exitstatus):
-    """Stop the meaning service this run started, so nothing outlives the tests."""
+    """Stop the search rebuilds and the meaning service this run started, so nothing outlives the tests."""
+    _stop_rebuilds()
     from wiki.core.search.meaning import MeaningClient
 
     MeaningClient().stop()

@@ -159,6 +159,7 @@ def search(query: tuple[str, ...], history: bool, limit: int) -> None:
     if wiki.search.meaning.available():
         wiki.search.meaning.ready(30)  # a first question waits for the model, not for the words alone
     result = wiki.search.search(" ".join(query), 0, limit, [], history)
+    wiki.close()  # a catch-up the search started finishes before the command ends
     if result.error:
         raise click.ClickException(result.error)
     if result.suggestion:

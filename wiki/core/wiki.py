@@ -105,3 +105,11 @@ class Wiki:
     def policy(self) -> Policy:
         """The site policy with the current rules (cached for a second per process)."""
         return Policy(self.read_policy, self.write_policy, self.rules.rules())
+
+    def close(self) -> None:
+        """End what this wiki runs in the background (search rebuild and catch-up, mail being
+        sent) and release its connections, so nothing it started outlives its owner."""
+        self.search.close()
+        self.mailer.wait()
+        self.repo.close()
+        self.engine.dispose()

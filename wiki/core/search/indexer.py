@@ -14,6 +14,8 @@ from __future__ import annotations
 import contextlib
 import logging
 import os
+import shutil
+import signal
 import subprocess
 import sys
 import threading
@@ -63,6 +65,16 @@ def _writing(ix, _merge=None, **options) -> Iterator:
         writer.commit(mergetype=_merge)
 
 
+@contextlib.contextmanager
+def _unpublished(folder: Path) -> Iterator[None]:
+    """A new generation's folder goes when its build fails or is stopped: it never went live."""
+    try:
+        yield
+    except BaseException:
+        shutil.rmtree(folder, ignore_errors=True)
+        raise
+
+
 class SearchIndex:
     def __init__(self, repo: GitRepo, renderer: Renderer, last_changes: LastChanges,
                  data_dir: str | os.PathLike, url_prefix: str = "") -> None:
@@ -81,6 +93,9 @@ class SearchIndex:
         self._soon_thread: threading.Thread | None = None
         self._soon_pending = False
         self._pool: ThreadPoolExecutor | None = None
+        self._rebuild_process: subprocess.Popen | None = None
+        self._closed = False
+        self._closing = threading.Event()  # cuts a catch-up's pause short
 
     # -- locking ---------------------------------------------------------------
     def _writer_lock(self, wait: bool | float, index: str):
@@ -144,21 +159,22 @@ class SearchIndex:
     def _rebuild_pages(self, progress: Progress | None) -> int:
         head = self.repo.head()
         ix, folder = self.engine.create("pages")
-        files = [(p, b) for p, b in self.repo.list_files(head)] if head else []
-        pages = [(p, b) for p, b in files if names.page_name(p)]
-        if head:
-            self.last_changes.all(head)  # one history pass instead of one per page
-        with _writing(ix, limitmb=512, procs=1) as writer:
-            docs = []
-            for i, (path, blob) in enumerate(pages, 1):
-                doc = self._page_doc(head, path, blob)
-                if doc is not None:
-                    docs.append(doc)
-                if progress and (i % 100 == 0 or i == len(pages)):
-                    progress(i, len(pages))
-            talk, _ = self._thread_docs(head, [p for p, _ in files if p.startswith(".talk/")])
-            count = self.engine.write_pages(writer, docs + talk, (), {"head": head or ""})
-        self.engine.publish("pages", folder)
+        with _unpublished(folder):
+            files = [(p, b) for p, b in self.repo.list_files(head)] if head else []
+            pages = [(p, b) for p, b in files if names.page_name(p)]
+            if head:
+                self.last_changes.all(head)  # one history pass instead of one per page
+            with _writing(ix, limitmb=512, procs=1) as writer:
+                docs = []
+                for i, (path, blob) in enumerate(pages, 1):
+                    doc = self._page_doc(head, path, blob)
+                    if doc is not None:
+                        docs.append(doc)
+                    if progress and (i % 100 == 0 or i == len(pages)):
+                        progress(i, len(pages))
+                talk, _ = self._thread_docs(head, [p for p, _ in files if p.startswith(".talk/")])
+                count = self.engine.write_pages(writer, docs + talk, (), {"head": head or ""})
+            self.engine.publish("pages", folder)
         return count
 
     def rebuild_history(self, progress: Progress | None = None) -> int:
@@ -169,24 +185,25 @@ class SearchIndex:
     def _rebuild_history(self, progress: Progress | None) -> int:
         head = self.repo.head()
         ix, folder = self.engine.create("history")
-        count = 0
-        with _writing(ix, limitmb=512, procs=1) as writer:
-            total = int(self.repo.git("rev-list", "--count", head).strip()) if head else 0
-            seen = set()
-            docs = []
-            for doc in (self._revision_docs(head) if head else ()):
-                docs.append(doc)
-                if doc.revision not in seen:
-                    seen.add(doc.revision)
-                    if progress and len(seen) % 200 == 0:
-                        progress(len(seen), total)
-                if len(docs) >= _BATCH:
-                    count += self.engine.write_history(writer, docs, None)
-                    docs = []
-            count += self.engine.write_history(writer, docs, {"head": head or ""})
-            if progress:
-                progress(total, total)
-        self.engine.publish("history", folder)
+        with _unpublished(folder):
+            count = 0
+            with _writing(ix, limitmb=512, procs=1) as writer:
+                total = int(self.repo.git("rev-list", "--count", head).strip()) if head else 0
+                seen = set()
+                docs = []
+                for doc in (self._revision_docs(head) if head else ()):
+                    docs.append(doc)
+                    if doc.revision not in seen:
+                        seen.add(doc.revision)
+                        if progress and len(seen) % 200 == 0:
+                            progress(len(seen), total)
+                    if len(docs) >= _BATCH:
+                        count += self.engine.write_history(writer, docs, None)
+                        docs = []
+                count += self.engine.write_history(writer, docs, {"head": head or ""})
+                if progress:
+                    progress(total, total)
+            self.engine.publish("history", folder)
         return count
 
     def rebuild_vectors(self, progress: Progress | None = None) -> int:
@@ -390,7 +407,7 @@ class SearchIndex:
 
     def _rebuild_in_background(self) -> None:
         with self._background_lock:
-            if self._background is not None and self._background.is_alive():
+            if self._closed or self._background is not None and self._background.is_alive():
                 return
 
             def run() -> None:
@@ -399,10 +416,19 @@ class SearchIndex:
                 command = [sys.executable, "-m", "wiki.core.search.rebuild", str(self.repo.path),
                            str(self.root.parent), self.repo.branch, self.url_prefix]
                 try:  # its stderr is this process's (the log); its stdout, never used, joins it there
-                    done = subprocess.run(command, check=False, stdout=2, timeout=3600, env=child_environment(),
-                                          cwd=str(Path(__file__).resolve().parents[3]))
-                    if done.returncode:
-                        log.error("search index rebuild process exited with status %s", done.returncode)
+                    with self._background_lock:  # close() either sees the process or stops it starting
+                        if self._closed:
+                            return
+                        proc = self._rebuild_process = subprocess.Popen(
+                            command, stdout=2, env=child_environment(), cwd=str(Path(__file__).resolve().parents[3]))
+                    try:
+                        returncode = proc.wait(timeout=3600)
+                    except subprocess.TimeoutExpired:
+                        proc.kill()
+                        proc.wait()
+                        raise
+                    if returncode not in (0, -signal.SIGTERM, 128 + signal.SIGTERM):  # stopped is no failure
+                        log.error("search index rebuild process exited with status %s", returncode)
                 except Exception:
                     log.exception("search index rebuild failed")
 
@@ -443,6 +469,8 @@ class SearchIndex:
         next round. (A search catches the page index up itself in any case.)
         """
         with self._background_lock:
+            if self._closed:
+                return
             self._soon_pending = True
             if self._soon_thread is not None and self._soon_thread.is_alive():
                 return
@@ -450,11 +478,12 @@ class SearchIndex:
             def run() -> None:
                 while True:
                     with self._background_lock:
-                        if not self._soon_pending:
+                        if not self._soon_pending or self._closed:
                             self._soon_thread = None
                             return
                         self._soon_pending = False
-                    time.sleep(_SOON_PAUSE)
+                    if self._closing.wait(_SOON_PAUSE):
+                        continue  # closed in the pause: the next start catches up (the index says from where)
                     try:
                         self.catch_up(wait=True)
                     except Exception:
@@ -467,6 +496,33 @@ class SearchIndex:
         thread = self._background
         if thread is not None:
             thread.join(timeout)
+
+    def close(self, wait: float = 30.0) -> None:
+        """End this index's background work, so none outlives its owner (a test, a command, a worker).
+
+        A rebuild process is stopped (its unfinished generation is removed: one goes live only
+        when complete, and the next start builds again); a catch-up under way finishes (each is
+        one index commit), one still in its pause is dropped (the index records the commit it
+        reflects, so the next catch-up starts from there); nothing new starts afterwards.
+        """
+        with self._background_lock:
+            self._closed = True
+            self._closing.set()
+            self._soon_pending = False
+            soon, background, process, pool = self._soon_thread, self._background, self._rebuild_process, self._pool
+            self._pool = None
+        if process is not None and process.poll() is None:
+            process.terminate()
+            try:
+                process.wait(wait)
+            except subprocess.TimeoutExpired:
+                process.kill()
+                process.wait()
+        for thread in (background, soon):
+            if thread is not None and thread is not threading.current_thread():
+                thread.join(wait)
+        if pool is not None:
+            pool.shutdown(wait=False, cancel_futures=True)
 
     # -- asking ------------------------------------------------------------------
     def search(self, text: str, offset: int = 0, limit: int = 20, hidden: list[str] | None = None,
@@ -487,6 +543,8 @@ class SearchIndex:
         if not self.meaning.available() or not self.vectors.exists():
             return None
         with self._background_lock:
+            if self._closed:
+                return None
             if self._pool is None:  # the service answers while this worker runs the word search
                 self._pool = ThreadPoolExecutor(max_workers=4, thread_name_prefix="search-meaning")
         return _Meaning(self.meaning, self.vectors, self._pool)

@@ -238,6 +238,9 @@ class MeaningClient:
                 self._start()
                 if self._process is not None and self._process.poll() is not None:
                     return None  # the service this client started has ended: it cannot load the model
+            except ConnectionError as e:  # a broken pipe or reset: the service went away mid-request
+                log.debug("meaning service went away: %s", e)  # (stopped, or ending with its session)
+                return None
             except (OSError, ValueError) as e:
                 log.warning("meaning service: %s", e)
                 return None

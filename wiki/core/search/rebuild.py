@@ -10,11 +10,17 @@ worker's, so the server's log) in the format and level its environment names.
 from __future__ import annotations
 
 import logging
+import signal
 import sys
 import time
 from pathlib import Path
 
 log = logging.getLogger("wiki.core.search.rebuild")  # by name: this runs as __main__
+
+
+def _stop(signum: int, frame) -> None:
+    """SIGTERM (the index that started this closed): unwind, so unfinished generations are removed."""
+    raise SystemExit(128 + signum)
 
 
 def main(argv: list[str]) -> int:
@@ -40,4 +46,5 @@ if __name__ == "__main__":
     from ...logconfig import install
 
     install()
+    signal.signal(signal.SIGTERM, _stop)
     sys.exit(main(sys.argv[1:]))
