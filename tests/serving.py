@@ -58,7 +58,7 @@ class WikiServer:
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
             try:
-                urllib.request.urlopen(self.base + "/-/static/style.css", timeout=2)
+                urllib.request.urlopen(self.base + "/-/health", timeout=2)  # alive: a worker answers
                 return
             except (urllib.error.URLError, ConnectionError, OSError):
                 if self.proc.poll() is not None:

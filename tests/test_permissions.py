@@ -93,6 +93,9 @@ CASES = [
     Case("pages.raw_by_query", "GET", "read", (200,), lambda a, n: ("/-/raw?page=Home", {})),
     Case("pages.page_list", "GET", "read", (200,), lambda a, n: ("/-/pages", {})),
     Case("pages.highlight_css", "GET", "open", (200,), lambda a, n: ("/-/highlight.css", {})),
+    Case("health.health", "GET", "open", (200,), lambda a, n: ("/-/health", {})),  # probes: states, no content
+    Case("health.ready", "GET", "open", (200,), lambda a, n: ("/-/ready", {})),
+    Case("metrics.scrape", "GET", "admin", (200,), lambda a, n: ("/-/metrics", {})),  # WIKI_METRICS=admin
     Case("static", "GET", "open", (200,), lambda a, n: ("/-/static/style.css", {})),
     Case("pages.edit", "GET", "write", (200,), lambda a, n: ("/-/edit/Home", {})),
     Case("pages.edit_by_query", "GET", "write", (200,), lambda a, n: ("/-/edit?page=Home", {})),

@@ -328,7 +328,9 @@ class _Gunicorn:
 
         class Application(BaseApplication):
             def load_config(self) -> None:
-                for key, value in options.items():
+                from .gunicorn_hooks import HOOKS  # the metrics folder and server, the start-up readiness check
+
+                for key, value in {**HOOKS, **options}.items():
                     self.cfg.set(key, value)
                 if "control_socket_disable" in self.cfg.settings:
                     # gunicorn >= 24 opens ~/.gunicorn/gunicorn.ctl, shared by every server of the user

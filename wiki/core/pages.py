@@ -17,7 +17,7 @@ from dataclasses import dataclass, field
 from functools import cached_property
 from typing import Callable
 
-from . import names
+from . import metrics, names
 from .changelog import LastChanges
 from .gitrepo import TREE_MODE, Busy, Change, GitRepo, Person, UnknownRevision
 
@@ -325,7 +325,13 @@ class PageStore:
             default = f"{'Create' if status == 'created' else 'Update'} {name}"
             return {file: blob}, status, message.strip() or default
 
-        return self.commit(name, author, change)
+        try:
+            result = self.commit(name, author, change)
+        except Conflict:
+            metrics.count_save(metrics.SaveOutcome.CONFLICT)
+            raise
+        metrics.count_save(metrics.SaveOutcome(result.status))
+        return result
 
     def rename(self, name: str, new_name: str, author: Person, message: str = "",
                base: str | None = None) -> SaveResult:

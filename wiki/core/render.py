@@ -47,6 +47,7 @@ from pygments.formatters import HtmlFormatter
 from pygments.lexers import find_lexer_class_by_name
 from pygments.util import ClassNotFound
 
+from . import metrics
 from .frontmatter import split as front_matter_split
 from .sections import split_sections
 
@@ -729,11 +730,15 @@ class Renderer:
         key = self._cache_key(cache_key, page_path)
         hit = self._memory_get(key)
         if hit is not None:
+            metrics.count_render(metrics.CacheLookup.MEMORY)
             return hit
         hit = self._disk_get(key)
         if hit is None:
+            metrics.count_render(metrics.CacheLookup.MISS)
             hit = self._render_uncached(load() if load else markdown, page_path)
             self._disk_put(key, hit)
+        else:
+            metrics.count_render(metrics.CacheLookup.DISK)
         self._memory_put(key, hit)
         return hit
 

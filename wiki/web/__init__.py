@@ -31,6 +31,9 @@ def init_app(app: Flask) -> None:
     from .viewcache import ViewCache
 
     app.extensions["tacit.views"] = ViewCache()
+    from . import health, metrics  # probes, and every request timed
+    metrics.init_app(app)
+    health.init_app(app)
     protection.init_app(app)
     ratelimit.init_app(app, wiki.engine)
     templating.init_app(app)

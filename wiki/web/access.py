@@ -82,7 +82,9 @@ def ensure_admin() -> None:
 
 # Routes an anonymous visitor may reach even when the wiki is readable by users only.
 OPEN_ENDPOINTS = {"auth.login", "auth.logout", "auth.register", "static", "pages.highlight_css",
-                  "git.smart_http"}  # git clients authenticate with HTTP Basic there
+                  "git.smart_http",  # git clients authenticate with HTTP Basic there
+                  "health.health", "health.ready",  # probes: states, never content
+                  "metrics.scrape"}  # asks for an admin's token itself (a scraper follows no login page)
 
 
 def init_app(app) -> None:

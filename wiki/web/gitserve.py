@@ -29,6 +29,8 @@ from typing import Iterator
 from flask import Blueprint, Response, abort, current_app, render_template, request
 
 from ..core.access import ANONYMOUS, Actor
+from ..core import metrics
+from ..core.pushreport import push_outcome
 from ..core.receive import install_hooks
 from ..logconfig import HOOK_FD_VARIABLE, child_environment
 from . import get_wiki
@@ -40,6 +42,7 @@ bp = Blueprint("git", __name__)
 SERVICES = {"git-upload-pack": "read", "git-receive-pack": "write"}
 GIT_CONTENT_TYPES = ("application/x-git-upload-pack-request", "application/x-git-receive-pack-request")
 _CHUNK = 64 * 1024
+_ANSWER_KEPT = 1024 * 1024  # of a push's answer, for its report (a longer one is not counted)
 
 
 def is_git_request() -> bool:
@@ -156,6 +159,7 @@ def _backend(wiki, actor: Actor, rest: str, service: str) -> Response:
     status, headers = _read_cgi_headers(proc.stdout)
     pushed = request.method == "POST" and service == "git-receive-pack"
     search = wiki.search
+    answer = bytearray()  # a push's answer (progress and git's report, small): its outcome is counted
 
     def stream() -> Iterator[bytes]:
         try:
@@ -163,6 +167,8 @@ def _backend(wiki, actor: Actor, rest: str, service: str) -> Response:
                 chunk = proc.stdout.read1(_CHUNK) if hasattr(proc.stdout, "read1") else proc.stdout.read(_CHUNK)
                 if not chunk:
                     break
+                if pushed and len(answer) < _ANSWER_KEPT:
+                    answer.extend(chunk)
                 yield chunk
         finally:
             proc.stdout.close()
@@ -175,6 +181,9 @@ def _backend(wiki, actor: Actor, rest: str, service: str) -> Response:
                     log.log(logging.WARNING if proc.returncode else logging.INFO, "git http-backend: %s", err)
             if pushed:
                 search.catch_up_soon()  # the index reflects the push within a second
+                outcome = push_outcome(bytes(answer))
+                if outcome is not None:
+                    metrics.count_push(outcome)
 
     return Response(stream(), status=status, headers=headers, direct_passthrough=True)
 

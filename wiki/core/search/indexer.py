@@ -25,7 +25,7 @@ from datetime import timezone
 from pathlib import Path
 from typing import Callable, Iterator
 
-from .. import names
+from .. import metrics, names
 from ..changelog import LastChanges
 from ..locks import file_lock
 from ..diff import diff_texts
@@ -527,6 +527,11 @@ class SearchIndex:
     # -- asking ------------------------------------------------------------------
     def search(self, text: str, offset: int = 0, limit: int = 20, hidden: list[str] | None = None,
                history: bool = False) -> Results:
+        kind = metrics.SearchKind.HISTORY if history or "history:" in text else metrics.SearchKind.PAGES
+        with metrics.timed_search(kind):
+            return self._search(text, offset, limit, hidden, history)
+
+    def _search(self, text: str, offset: int, limit: int, hidden: list[str] | None, history: bool) -> Results:
         current = self.catch_up(history=history or "history:" in text)
         if not current:  # a small wiki is rebuilt in a moment: answer from the new index
             self.wait_for_rebuild(_PATIENCE)

@@ -26,6 +26,7 @@ import sys
 import threading
 import time
 from collections import OrderedDict
+from enum import Enum
 from pathlib import Path
 
 from . import semantic
@@ -210,6 +211,13 @@ def _relay(stream) -> None:
                 return
 
 
+class MeaningState(Enum):
+    OFF = "off"  # WIKI_SEMANTIC=0, or no model: search ranks by words
+    ANSWERING = "answering"
+    NOT_RUNNING = "not running"  # idle or never asked: the next question that needs it starts it
+    NOT_ANSWERING = "not answering"  # running, but no answer in time
+
+
 class MeaningClient:
     """Asks the service; starts it when it is not there. Every failure is "no answer" (None)."""
 
@@ -268,6 +276,24 @@ class MeaningClient:
     def ready(self, wait: float = 0.0) -> bool:
         """Whether the service answers (started if it is not running), waiting at most `wait` s."""
         return self._call({"op": "ping"}, wait) is not None
+
+    def state(self, wait: float = 0.5) -> "MeaningState":
+        """Whether the service answers, asked within `wait` s and never started: a readiness probe
+        must not load a model."""
+        address = _address() if semantic.enabled() else None
+        if address is None:
+            return MeaningState.OFF
+        try:
+            with socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) as conn:
+                conn.settimeout(wait)
+                conn.connect(address)
+                _send(conn, {"op": "ping"})
+                reply, _ = _receive(conn)
+        except (ConnectionRefusedError, FileNotFoundError):
+            return MeaningState.NOT_RUNNING
+        except (OSError, ValueError):  # a timeout too
+            return MeaningState.NOT_ANSWERING
+        return MeaningState.ANSWERING if reply.get("ok") else MeaningState.NOT_ANSWERING
 
     def stop(self) -> bool:
         """Ask a running service to exit (none is started); whether one was running."""
