@@ -36,3 +36,24 @@
     }
   });
 })();
+
+// Menus (<details class="menu">) open and close without script; with it, an open menu also
+// closes on Escape (focus goes back to its button), on a click outside it, and when another
+// menu opens.
+(function () {
+  "use strict";
+  function closeMenus(except) {
+    var open = document.querySelectorAll("details.menu[open]");
+    for (var i = 0; i < open.length; i++) {
+      if (!open[i].contains(except)) open[i].open = false;
+    }
+  }
+  document.addEventListener("click", function (e) { closeMenus(e.target); });
+  document.addEventListener("keydown", function (e) {
+    if (e.key !== "Escape" || e.defaultPrevented) return;
+    var menu = document.activeElement && document.activeElement.closest
+      ? document.activeElement.closest("details.menu[open]") : null;
+    closeMenus(null);
+    if (menu) menu.querySelector("summary").focus();
+  });
+})();

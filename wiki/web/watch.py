@@ -229,7 +229,7 @@ def watch(page: str | None = None):
 # -- the live parts of every page -------------------------------------------------------
 
 def watchlist_badge() -> Markup:
-    """Where the header's unread count goes (filled in per request)."""
+    """Where the header shows the unread count (each place it is shown; filled in per request)."""
     return Markup(UNREAD_MARK)
 
 
@@ -273,7 +273,7 @@ def _fill(response):
             state.append(f"{name}={watching}")
             return button_template.render(action=action_url("watch", name), csrf=generate_csrf(), watching=watching)
 
-        body = _WATCH_MARK.sub(button, body.replace(UNREAD_MARK, badge_template.render(count=count), 1))
+        body = _WATCH_MARK.sub(button, body.replace(UNREAD_MARK, badge_template.render(count=count)))
     except Exception:  # the page itself is fine; without its live parts it is still useful
         log.exception("could not fill in the watchlist parts of %s", request.path)
         return response
