@@ -118,6 +118,13 @@ def test_recent_changes_filter_by_author_and_folder(store, history):
     first, cursor, _ = history.recent(limit=2)
     rest, _, _ = history.recent(cursor=cursor, limit=2)
     assert len(first) == 2 and [c.entry.summary for c in rest] == ["alice in team"]
+    assert history.recent(author="bob\0")[0] == []  # no author holds a NUL; git's argv could not carry it
+
+
+def test_recent_changes_by_an_author_with_a_nul_are_none_not_a_500(client):
+    r = client.get("/-/api/v1/recent?author=%00")
+    assert r.status_code == 200 and r.get_json() == []
+    assert client.get("/-/recent?author=a%00b").status_code == 200
 
 
 def test_tldr_history_with_merges_and_renames(tldr_repo):

@@ -497,6 +497,8 @@ class GitRepo:
         if skip:
             args.append(f"--skip={skip}")
         if author:
+            if "\0" in author:  # no author holds a NUL (git's idents cannot), and no argument can carry one
+                return []
             args += ["--fixed-strings", f"--author={author}"]
         if merges:
             args.append(f"--diff-merges={merges}")
@@ -641,7 +643,9 @@ class GitRepo:
         lines = [f"tree {tree}"] + [f"parent {p}" for p in parents]
         lines.append(f"author {author.ident(when)}")
         lines.append(f"committer {(committer or author).ident(when)}")
-        message = message.replace("\r\n", "\n").strip("\n") + "\n"
+        # no NUL: git refuses one in a message (fsck's nulInCommit), and its log, which we read
+        # NUL-separated, would cut the message there and take the rest for the next record
+        message = message.replace("\0", "").replace("\r\n", "\n").strip("\n") + "\n"
         data = ("\n".join(lines) + "\n\n" + message).encode("utf-8")
         return self.write_object(b"commit", data)
 
