@@ -1,5 +1,6 @@
 """Status pages: front matter, templates, tags, dashboards on a scripted history, staleness."""
 
+import json
 import re
 from datetime import date, datetime, timedelta, timezone
 
@@ -229,3 +230,24 @@ def test_reviewed_still_current_records_a_commit(app, client):
     assert parse(wiki.pages.get("Ops/Runbook").markdown)[0].reviewed == date.today()
     assert wiki.status.stale() == []
     assert "Review overdue" not in client.get("/Ops/Runbook").get_data(as_text=True)
+
+
+def _strict_json(data: bytes):
+    """JSON as the standard has it: NaN and Infinity are not JSON (Python's parser accepts them)."""
+    def refuse(constant):
+        raise ValueError(f"{constant} is not JSON")
+    return json.loads(data, parse_constant=refuse)
+
+
+def test_front_matter_beyond_json_still_answers_json(client):
+    """A set, binary, .inf and .nan are YAML but not JSON: the API still answers JSON, never a 500."""
+    text = ("---\nstatus: done\nletters: !!set {b, a}\nbin: !!binary aGVsbG8=\nbig: .inf\nsmall: -.inf\n"
+            "odd: .nan\n---\nx\n")
+    assert client.put("/-/api/v1/pages/Odd", json={"markdown": text}).status_code == 201
+    page = client.get("/-/api/v1/pages/Odd")
+    assert page.status_code == 200
+    meta = _strict_json(page.data)["meta"]
+    assert (meta["letters"], meta["bin"], meta["big"], meta["small"], meta["odd"]) == (
+        ["a", "b"], "hello", ".inf", "-.inf", ".nan")
+    board = client.get("/-/api/v1/status")
+    assert board.status_code == 200 and _strict_json(board.data)["pages"][0]["meta"]["odd"] == ".nan"

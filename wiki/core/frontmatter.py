@@ -17,6 +17,7 @@ page renders its body with whatever could be understood.
 
 from __future__ import annotations
 
+import math
 import re
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta, timezone
@@ -178,10 +179,23 @@ def _tag(value: Any) -> str:
 
 
 def _jsonable(value: Any) -> Any:
+    """A front-matter value in a form JSON holds. YAML has more than JSON: dates become ISO text,
+    sets lists, binary its text, and the floats JSON has no form for (.inf, .nan) YAML's spelling,
+    so a page's metadata never makes a response that is not JSON (or a 500)."""
+    if value is None or isinstance(value, (bool, int, str)):
+        return value
+    if isinstance(value, float):
+        if math.isfinite(value):
+            return value
+        return ".nan" if math.isnan(value) else (".inf" if value > 0 else "-.inf")
     if isinstance(value, (date, datetime)):
         return value.isoformat()
     if isinstance(value, dict):
         return {str(k): _jsonable(v) for k, v in value.items()}
     if isinstance(value, (list, tuple)):
         return [_jsonable(v) for v in value]
-    return value
+    if isinstance(value, (set, frozenset)):
+        return sorted((_jsonable(v) for v in value), key=str)
+    if isinstance(value, bytes):
+        return value.decode("utf-8", "replace")
+    return str(value)
