@@ -6,6 +6,8 @@ import subprocess
 import urllib.request
 
 import pytest
+from urllib.parse import quote
+from werkzeug.http import parse_options_header
 
 from wiki.core.attachments import (AttachmentStore, BadFileName, FileNotFound, FileTooLarge, check_file_name,
                                    content_type, safe_file_name)
@@ -208,6 +210,23 @@ def test_files_are_served_with_their_type_and_a_safe_disposition(small_app, name
         assert "text/html" not in r.headers["Content-Type"]
         etag = r.headers["ETag"]
         assert client.get(url, headers={"If-None-Match": etag}).status_code == 304
+
+
+@pytest.mark.parametrize("name, fallback", [("图表.png", ".png"), ("Résumé 2026.pdf", "Resume 2026.pdf"),
+                                            ("\U000f260d", "file")])
+def test_names_beyond_ascii_travel_as_rfc_6266_filename_star(small_app, name, fallback):
+    """A header carries only ASCII (gunicorn answers 500 to anything else), so such a name is sent
+    as filename*=UTF-8''... beside an ASCII approximation."""
+    client = small_app.test_client()
+    assert client.put(f"/-/api/v1/pages/Projects/Alpha/files/{quote(name)}", data=b"x").status_code == 201
+    for url in (f"/-/file/Projects/Alpha/{quote(name)}", f"/-/api/v1/pages/Projects/Alpha/files/{quote(name)}"):
+        r = client.get(url)
+        assert r.status_code == 200 and r.data == b"x", url
+        disposition = r.headers["Content-Disposition"]
+        assert disposition.isascii(), disposition
+        assert re.search(f'filename="?{re.escape(fallback)}"?; filename\\*=UTF-8\'\'{re.escape(quote(name))}$',
+                         disposition), disposition
+        assert parse_options_header(disposition)[1]["filename"] == name
 
 
 def test_the_files_page_lists_uploads_and_the_page_links_it(small_app):

@@ -19,6 +19,7 @@ and nothing is ever served as HTML.
 
 from __future__ import annotations
 
+import unicodedata
 from urllib.parse import quote
 
 from flask import Blueprint, Flask, Response, abort, flash, jsonify, redirect, render_template, request
@@ -56,16 +57,24 @@ def file_response(path: str, data: bytes, etag: str | None = None) -> Response:
     response.headers["X-Content-Type-Options"] = "nosniff"
     response.headers["Content-Security-Policy"] = FILE_CSP
     response.headers["Cross-Origin-Resource-Policy"] = "same-origin"
-    if is_safe_image(name):
-        response.headers.set("Content-Disposition", "inline", filename=name)
-    else:
-        response.headers.set("Content-Disposition", "attachment", filename=name)
+    response.headers.set("Content-Disposition", "inline" if is_safe_image(name) else "attachment",
+                         **download_names(name))
     response.cache_control.no_cache = True  # revalidate: a file can be replaced under its name
     if etag:
         response.set_etag(etag)
     else:
         response.add_etag()
     return response.make_conditional(request)
+
+
+def download_names(name: str) -> dict[str, str]:
+    """The file name for Content-Disposition. A header carries only ASCII safely (gunicorn refuses
+    anything else: a 500), so other names travel as RFC 6266's filename* (UTF-8, percent-encoded)
+    with an ASCII approximation as filename for old clients."""
+    if name.isascii() and name.isprintable():
+        return {"filename": name}
+    simple = "".join(c for c in unicodedata.normalize("NFKD", name) if c.isascii() and c.isprintable())
+    return {"filename": simple or "file", "filename*": "UTF-8''" + quote(name, safe="!#$&+-.^_`|~")}
 
 
 def _readable_file(path: str) -> bool:
