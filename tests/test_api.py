@@ -80,3 +80,26 @@ def test_errors_are_json(client):
         assert response.status_code == status, (response.status_code, response.data)
         body = response.get_json()
         assert set(body) >= {"error", "detail"}, body
+
+
+def test_text_that_is_not_unicode_is_a_400_not_a_500(client):
+    """JSON can escape a lone surrogate, which is no character: refused whichever field holds it."""
+    cases = [
+        ("PUT", "/-/api/v1/pages/S", {"markdown": "x", "message": "\ud800"}),
+        ("PUT", "/-/api/v1/pages/S", {"markdown": "x", "meta": {"title": "\udfff"}}),
+        ("POST", "/-/api/v1/folders/Templates/move", {"to": "Forms", "message": "\ud800"}),
+        ("POST", "/-/api/v1/pages/Home/move", {"to": "\ud800"}),
+    ]
+    for method, url, body in cases:
+        r = client.open(url, method=method, json=body)
+        assert r.status_code == 400 and "Unicode" in r.get_json()["detail"], (url, body, r.data)
+    assert client.get("/-/api/v1/pages/S").status_code == 404
+
+
+def test_a_nul_in_a_message_never_cuts_it(client, app):
+    """git's log is read NUL-separated: a NUL would end the message there (and the rest could pass
+    for another record), so it is dropped."""
+    assert client.put("/-/api/v1/pages/N", json={"markdown": "x", "message": "one\u0000two"}).status_code == 201
+    assert git(app.config["WIKI_REPO"], "log", "-1", "--format=%B").strip() == "onetwo"
+    assert client.get("/-/api/v1/pages/N/history").get_json()[0]["message"] == "onetwo"
+    assert client.get("/-/api/v1/recent?limit=1").get_json()[0]["message"] == "onetwo"

@@ -237,6 +237,7 @@ CASES = [
         f"/-/reviewed?page={fresh_page(a, n)}", {})),
     Case("api.status_board", "GET", "read", (200,), lambda a, n: ("/-/api/v1/status?folder=Matrix", {})),
     Case("api.tag_list", "GET", "read", (200,), lambda a, n: ("/-/api/v1/tags", {})),
+    Case("api.openapi", "GET", "read", (200,), lambda a, n: ("/-/api/v1/openapi.json", {})),
     # git clients authenticate with HTTP Basic, never with the session: see tests/test_git_http.py
     Case("git.smart_http", "GET", "git-read", (200,),
          lambda a, n: (without_rules(a) + "/-/wiki.git/info/refs?service=git-upload-pack", {})),

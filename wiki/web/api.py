@@ -9,9 +9,12 @@ page one may not read is 404.
 
 from __future__ import annotations
 
+import functools
+import json
 from datetime import datetime, timezone
+from pathlib import Path
 
-from flask import Blueprint, abort, jsonify, request, url_for
+from flask import Blueprint, abort, current_app, jsonify, request, url_for
 
 from ..core import names
 from ..core.gitrepo import Change, UnknownRevision
@@ -40,6 +43,10 @@ def _json_body() -> dict:
     body = request.get_json(silent=True)
     if not isinstance(body, dict):
         abort(400, "The body must be a JSON object.")
+    try:  # JSON may escape a lone surrogate (\ud800), which is no character and cannot be stored
+        json.dumps(body, ensure_ascii=False).encode("utf-8")
+    except UnicodeEncodeError:
+        abort(400, "The body holds text that is not valid Unicode (a lone surrogate escape such as \\ud800).")
     return body
 
 
@@ -76,6 +83,21 @@ def _conflict(conflict: Conflict):
     if conflict.other is not None:
         body["other"] = conflict.other
     return jsonify(body), 409
+
+
+@functools.cache
+def openapi_document() -> dict:
+    """The API's description as written in openapi.yaml beside this file (read once per process)."""
+    import yaml
+
+    return yaml.safe_load(Path(__file__).with_name("openapi.yaml").read_text(encoding="utf-8"))
+
+
+@bp.get("/openapi.json")
+def openapi():
+    """This API in OpenAPI 3.1, for clients and their generators; the server is this wiki's own prefix."""
+    document = {**openapi_document(), "servers": [{"url": request.script_root + bp.url_prefix}]}
+    return current_app.response_class(json.dumps(document, ensure_ascii=False), mimetype="application/json")
 
 
 @bp.get("/pages")
