@@ -17,6 +17,9 @@ from wiki import gunicorn_hooks
 from wiki.core.gitrepo import GitRepo, Person
 from wiki.core.health import CheckState, HealthCheck, Readiness
 from wiki.core.pages import PageStore
+from wiki.core.search import semantic
+from wiki.core.search.meaning import MeaningClient, MeaningState
+from wiki.core.search.semantic import SemanticSettings
 from wiki.core.wiki import Wiki
 from wiki.gunicorn_hooks import StartupState
 
@@ -117,6 +120,23 @@ def test_a_missing_index_is_degraded_and_the_probe_does_not_build_it(tmp_path):
     assert search.message.startswith("index missing or being rebuilt: pages, history")
     assert wiki.search._background is None  # no rebuild was started by asking
     assert not (tmp_path / "data" / "index" / "pages.current").exists()
+
+
+def test_the_meaning_check_asks_without_starting_the_service(tmp_path):
+    packaged = semantic.model_file()
+    if packaged is None:
+        pytest.skip("no model installed")
+    model = tmp_path / "model.onnx"
+    os.link(packaged, model)  # the same model at a path of its own: no service of this run answers for it
+    wiki = Wiki.open(tmp_path / "repo", tmp_path / "data", ADA, build_search=False,
+                     semantic=SemanticSettings(model=model))
+    check = HealthCheck(wiki.repo, wiki.engine, wiki.search)
+    meaning = check.meaning()
+    assert (meaning.state, meaning.details) == (CheckState.OK, {"service": "not running"})
+    assert wiki.search.meaning._process is None  # nothing was started
+    time.sleep(0.5)
+    assert MeaningClient(SemanticSettings(model=model)).state() is MeaningState.NOT_RUNNING
+    assert MeaningClient(SemanticSettings(enabled=False)).state() is MeaningState.OFF
 
 
 # -- the database unreachable: a real PostgreSQL server, stopped under the wiki --------------------

@@ -12,14 +12,16 @@ from wiki.core.pages import PageStore
 from wiki.core.render import Renderer
 from wiki.core.search import SearchIndex
 
+from wiki.core.search.semantic import SemanticSettings
+
 from .conftest import ALICE, BOB, git
 
 DANA = Person("Dana Scully", "dana@example.org")
 
 
-def make_index(repo: GitRepo, data) -> SearchIndex:
+def make_index(repo: GitRepo, data, semantic: SemanticSettings = SemanticSettings()) -> SearchIndex:
     store = PageStore(repo)
-    return SearchIndex(repo, Renderer(page_url=lambda p: "/" + p), store.last_changes, data)
+    return SearchIndex(repo, Renderer(page_url=lambda p: "/" + p), store.last_changes, data, "", semantic)
 
 
 @pytest.fixture

@@ -8,6 +8,7 @@ import subprocess
 import pytest
 
 from wiki.core.search.meaning import MeaningClient
+from wiki.core.search.semantic import SemanticSettings
 from wiki.core.search.vectors import VectorStore
 
 from .conftest import ALICE, BOB, git
@@ -111,20 +112,65 @@ def test_readers_see_changes_and_new_generations_of_another_writer(wiki, tmp_pat
     assert other.stats()["pages"] == 2
 
 
-def test_without_the_model_search_ranks_by_words(wiki, monkeypatch):
-    store, index = wiki
-    monkeypatch.setenv("WIKI_SEMANTIC", "0")
+def test_without_the_model_search_ranks_by_words(wiki, tmp_path):
+    store, _ = wiki
+    index = make_index(store.repo, tmp_path / "data", SemanticSettings(enabled=False))
+    assert not index.meaning.available()
     assert paths(index.search("how many vacation days do I get")) == []
     assert paths(index.search("paid leave")) == ["Handbook/Time off"]
 
 
-def test_a_damaged_model_file_turns_meaning_off_not_search(wiki, tmp_path, monkeypatch):
-    store, index = wiki
+def test_a_model_file_that_is_not_the_expected_one_turns_meaning_off_not_search(wiki, tmp_path, caplog):
+    store, _ = wiki
     bad = tmp_path / "model.onnx"
     bad.write_bytes(b"not a model")
-    monkeypatch.setenv("WIKI_SEMANTIC_MODEL", str(bad))
-    assert index.meaning.embed(["paid leave"], wait=3) is None  # its service cannot start
+    index = make_index(store.repo, tmp_path / "data", SemanticSettings(model=bad))
+    assert index.meaning.embed(["paid leave"], wait=3) is None  # no service is started for it
+    assert "not the expected model" in caplog.text
     assert paths(index.search("paid leave")) == ["Handbook/Time off"]
+
+
+def test_a_copy_of_the_expected_model_elsewhere_is_used(tmp_path):
+    import shutil
+
+    from wiki.core.search import semantic
+
+    copy = tmp_path / "copy.onnx"
+    shutil.copyfile(semantic.model_file(), copy)
+    assert semantic.model_file(SemanticSettings(model=copy)) == copy
+    assert semantic.model_file(SemanticSettings(model=copy, enabled=False)) is None
+
+
+def test_the_settings_come_from_the_app_config_not_the_environment(tmp_path, monkeypatch):
+    from wiki import create_app
+
+    monkeypatch.setenv("WIKI_SEMANTIC", "1")
+    app = create_app({"WIKI_REPO": str(tmp_path / "repo"), "WIKI_DATA": str(tmp_path / "data"),
+                      "WIKI_SEMANTIC": "0", "WIKI_SEMANTIC_IDLE": "77"})
+    settings = app.extensions["tacit"].search.meaning.settings
+    assert settings == SemanticSettings(enabled=False, model=None, idle=77.0)
+    assert not app.extensions["tacit"].search.meaning.available()
+    with pytest.raises(ValueError, match="WIKI_SEMANTIC"):
+        create_app({"WIKI_REPO": str(tmp_path / "repo"), "WIKI_DATA": str(tmp_path / "data"), "WIKI_SEMANTIC": "maybe"})
+
+
+def test_a_vector_index_built_by_another_model_is_rebuilt(wiki):
+    store, index = wiki
+    current = index.vectors._current()
+    assert current is not None and semantic_model_id() in current.name
+    older = current.with_name("vectors-all-MiniLM-L6-v2-int8-1700000000000000000.sqlite")
+    current.rename(older)  # as an index built before the model was recorded, or by another model
+    (index.root / "vectors.current").write_text(older.name)
+    assert not index.vectors.exists()
+    index.build_missing()
+    assert index.vectors.exists() and semantic_model_id() in index.vectors._current().name
+    assert index.vectors.meta()["model"] == semantic_model_id()
+
+
+def semantic_model_id() -> str:
+    from wiki.core.search.semantic import MODEL_ID
+
+    return MODEL_ID
 
 
 def test_talk_threads_are_found_by_meaning(wiki):
@@ -237,6 +283,6 @@ def test_reindex_says_clearly_when_meaning_is_off_or_unreachable(tmp_path):
     bad = tmp_path / "model.onnx"
     bad.write_bytes(b"not a model")
     broken = cli("reindex", WIKI_SEMANTIC_MODEL=str(bad))
-    assert broken.returncode == 1 and "Traceback" not in broken.stderr
-    assert "Meaning index not built: the meaning service is not answering" in broken.stderr
+    assert broken.returncode == 0 and "Traceback" not in broken.stderr
+    assert "Search by meaning is off" in broken.stdout and "not the expected model" in broken.stderr
     assert "Indexed" in broken.stdout  # the word indexes were built all the same

@@ -90,11 +90,8 @@ def _wiki(build_search: bool = True):
     from .core.wiki import Wiki
 
     settings = load_config()
-    author = Person(settings["WIKI_ANONYMOUS_NAME"], settings["WIKI_ANONYMOUS_EMAIL"])
     try:
-        return Wiki.open(settings["WIKI_REPO"], settings["WIKI_DATA"], author, branch=settings.get("WIKI_BRANCH"),
-                         database=settings.get("WIKI_DATABASE_URL"), read_policy=settings["WIKI_READ"],
-                         write_policy=settings["WIKI_WRITE"], build_search=build_search)
+        return Wiki.from_settings(settings, build_search=build_search)
     except NotAGitRepository as e:
         raise click.ClickException(str(e)) from None
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import hashlib
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Callable
+from typing import Any, Callable, Mapping
 from urllib.parse import quote
 
 from sqlalchemy.engine import Engine
@@ -19,6 +19,7 @@ from .mail import Mailer, MailSettings
 from .pages import PageStore
 from .render import Renderer
 from .search import SearchIndex
+from .search.semantic import SemanticSettings
 from .frontmatter import DEFAULT_STATUSES
 from .status import StatusBoard
 from .talk import TalkStore
@@ -81,7 +82,8 @@ class Wiki:
              url_prefix: str = "", branch: str | None = None, database: str | None = None,
              read_policy: str = "anonymous", write_policy: str = "editor", build_search: bool = True,
              talk_policy: str = "user", mail: MailSettings | None = None,
-             statuses: tuple[str, ...] = DEFAULT_STATUSES) -> "Wiki":
+             statuses: tuple[str, ...] = DEFAULT_STATUSES,
+             semantic: SemanticSettings = SemanticSettings()) -> "Wiki":
         Policy(read_policy, write_policy)  # refuse a bad setting at start-up, not on the first request
         if talk_policy not in ("user", "editor"):
             raise ValueError(f"WIKI_TALK must be user or editor, not {talk_policy!r}")
@@ -93,7 +95,7 @@ class Wiki:
         renderer = make_renderer(data, url_prefix)
         engine = open_database(data, database)
         pages = PageStore(repo)
-        search = SearchIndex(repo, renderer, pages.last_changes, data, url_prefix)
+        search = SearchIndex(repo, renderer, pages.last_changes, data, url_prefix, semantic)
         pages.after_commit.append(lambda commit, parent: repo.maintain_now_and_then(commit))
         pages.after_commit.append(lambda commit, parent: search.catch_up_soon())
         if build_search:
@@ -101,6 +103,17 @@ class Wiki:
         return cls(repo, pages, renderer, anonymous, engine, UserStore(engine), RuleStore(engine),
                    History(repo), search, TalkStore(pages), read_policy, write_policy, talk_policy,
                    mailer=Mailer(mail), statuses=tuple(statuses))
+
+    @classmethod
+    def from_settings(cls, settings: Mapping[str, Any], url_prefix: str = "", build_search: bool = True) -> "Wiki":
+        """The wiki as configured (wiki.config.load_config): one way to build it for the web app and the CLI."""
+        anonymous = Person(settings["WIKI_ANONYMOUS_NAME"], settings["WIKI_ANONYMOUS_EMAIL"])
+        statuses = tuple(s.strip().lower() for s in str(settings["WIKI_STATUSES"]).split(",") if s.strip())
+        return cls.open(settings["WIKI_REPO"], settings["WIKI_DATA"], anonymous, url_prefix=url_prefix,
+                        branch=settings.get("WIKI_BRANCH"), database=settings.get("WIKI_DATABASE_URL"),
+                        read_policy=settings["WIKI_READ"], write_policy=settings["WIKI_WRITE"],
+                        talk_policy=settings["WIKI_TALK"], build_search=build_search, statuses=statuses,
+                        mail=MailSettings.from_config(settings), semantic=SemanticSettings.from_config(settings))
 
     def policy(self) -> Policy:
         """The site policy with the current rules (cached for a second per process)."""

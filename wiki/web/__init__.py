@@ -5,8 +5,6 @@ from __future__ import annotations
 from flask import Flask, current_app
 from flask_wtf.csrf import CSRFProtect
 
-from ..core.gitrepo import Person
-from ..core.mail import MailSettings
 from ..core.wiki import Wiki
 
 csrf = CSRFProtect()
@@ -14,14 +12,8 @@ csrf = CSRFProtect()
 
 def init_app(app: Flask) -> None:
     config = app.config
-    anonymous = Person(config["WIKI_ANONYMOUS_NAME"], config["WIKI_ANONYMOUS_EMAIL"])
     prefix = (config.get("APPLICATION_ROOT") or "/").rstrip("/")
-    wiki = Wiki.open(config["WIKI_REPO"], config["WIKI_DATA"], anonymous, url_prefix=prefix,
-                     branch=config.get("WIKI_BRANCH"), database=config.get("WIKI_DATABASE_URL"),
-                     read_policy=config["WIKI_READ"], write_policy=config["WIKI_WRITE"],
-                     talk_policy=config["WIKI_TALK"],
-                     statuses=tuple(s.strip().lower() for s in str(config["WIKI_STATUSES"]).split(",") if s.strip()),
-                     mail=MailSettings.from_config(config))
+    wiki = Wiki.from_settings(config, url_prefix=prefix)
     app.extensions["tacit"] = wiki
     csrf.init_app(app)
 

@@ -36,6 +36,7 @@ from ..talk import TalkNotFound, TalkStore, Thread, page_of_talk_file
 from .extract import PageText, extract, html_to_text
 from . import semantic
 from .meaning import MeaningClient
+from .semantic import SemanticSettings
 from .vectors import VectorStore
 from .whoosh_engine import WhooshEngine, as_datetime, merge_small_into_one
 from ...logconfig import child_environment
@@ -77,7 +78,8 @@ def _unpublished(folder: Path) -> Iterator[None]:
 
 class SearchIndex:
     def __init__(self, repo: GitRepo, renderer: Renderer, last_changes: LastChanges,
-                 data_dir: str | os.PathLike, url_prefix: str = "") -> None:
+                 data_dir: str | os.PathLike, url_prefix: str = "",
+                 semantic_settings: SemanticSettings = SemanticSettings()) -> None:
         self.url_prefix = url_prefix
         self.repo = repo
         self.renderer = renderer
@@ -86,7 +88,7 @@ class SearchIndex:
         self.root = Path(data_dir) / "index"
         self.engine = WhooshEngine(self.root)
         self.vectors = VectorStore(self.root)
-        self.meaning = MeaningClient()
+        self.meaning = MeaningClient(semantic_settings)
 
         self._background: threading.Thread | None = None
         self._background_lock = threading.Lock()
@@ -414,7 +416,8 @@ class SearchIndex:
                 # In a process of its own: a full build holds tens of megabytes of text and
                 # Whoosh's pool, which a long-lived web worker would keep for good.
                 command = [sys.executable, "-m", "wiki.core.search.rebuild", str(self.repo.path),
-                           str(self.root.parent), self.repo.branch, self.url_prefix]
+                           str(self.root.parent), self.repo.branch, self.url_prefix,
+                           self.meaning.settings.to_argument()]
                 try:  # its stderr is this process's (the log); its stdout, never used, joins it there
                     with self._background_lock:  # close() either sees the process or stops it starting
                         if self._closed:

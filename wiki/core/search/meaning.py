@@ -8,7 +8,8 @@ starts), listens on a Linux abstract socket (nothing on disk to go stale; other 
 refused by their peer credentials) and exits after a quiet spell (WIKI_SEMANTIC_IDLE seconds,
 default 1800). A client that cannot reach it answers "no meaning" and search ranks by words.
 
-    python -m wiki.core.search.meaning [IDLE]      # what the clients start (as an import, see _SERVICE)
+    python -m wiki.core.search.meaning [SETTINGS]  # what the clients start (as an import, see _SERVICE);
+                                                   # SETTINGS: SemanticSettings.to_argument()
 """
 
 from __future__ import annotations
@@ -50,9 +51,9 @@ def _code_stamp() -> str:
 _CODE = _code_stamp()  # of the code this process runs
 
 
-def _address() -> str | None:
+def _address(settings: semantic.SemanticSettings) -> str | None:
     """The socket name for this user, model and code, or None when there is no model."""
-    model = semantic.model_file()
+    model = semantic.model_file(settings)
     if model is None:
         return None
     key = hashlib.sha256(f"{os.getuid()}:{model.resolve()}:{_CODE}".encode()).hexdigest()[:16]
@@ -168,9 +169,10 @@ def _give_back_memory() -> None:
         pass
 
 
-def serve(idle: float) -> int:
-    address = _address()
-    embedder = semantic.load(bulk=True)
+def serve(settings: semantic.SemanticSettings) -> int:
+    idle = settings.idle
+    address = _address(settings)
+    embedder = semantic.load(settings, bulk=True)
     if address is None or embedder is None:
         log.error("meaning service not started: no model (WIKI_SEMANTIC off, or no model file that loads)")
         return 1
@@ -179,7 +181,7 @@ def serve(idle: float) -> int:
     except OSError:  # another service answers already
         return 0
     server.service = _Service(embedder)  # type: ignore[attr-defined]
-    log.info("meaning service ready: model %s, exits after %.0f s of quiet", semantic.model_file(), idle)
+    log.info("meaning service ready: model %s, exits after %.0f s of quiet", semantic.model_file(settings), idle)
 
     def watch() -> None:
         while time.monotonic() - server.service.last < idle:  # type: ignore[attr-defined]
@@ -221,16 +223,17 @@ class MeaningState(Enum):
 class MeaningClient:
     """Asks the service; starts it when it is not there. Every failure is "no answer" (None)."""
 
-    def __init__(self) -> None:
+    def __init__(self, settings: semantic.SemanticSettings = semantic.SemanticSettings()) -> None:
+        self.settings = settings
         self._lock = threading.Lock()
         self._started_at = 0.0
         self._process: subprocess.Popen | None = None
 
     def available(self) -> bool:
-        return semantic.enabled() and _address() is not None
+        return _address(self.settings) is not None
 
     def _call(self, header: dict, wait: float) -> tuple[dict, bytes] | None:
-        address = _address() if semantic.enabled() else None
+        address = _address(self.settings)
         if address is None:
             return None
         deadline = time.monotonic() + wait
@@ -262,11 +265,10 @@ class MeaningClient:
             if now - self._started_at < _RETRY_AFTER:
                 return
             self._started_at = now
-        idle = os.environ.get("WIKI_SEMANTIC_IDLE", "1800")
         # The service logs to this process's stderr (the server's log), and inherits its format. A
         # pipe is relayed instead: its reader may wait for its end, which a service would put off.
         relay = _stderr_is_pipe()
-        self._process = subprocess.Popen([sys.executable, "-c", _SERVICE, idle],
+        self._process = subprocess.Popen([sys.executable, "-c", _SERVICE, self.settings.to_argument()],
                          stdin=subprocess.DEVNULL, stdout=subprocess.PIPE if relay else 2,
                          stderr=subprocess.STDOUT if relay else None, env=child_environment(),
                          start_new_session=True, cwd=str(Path(__file__).resolve().parents[3]))
@@ -280,7 +282,7 @@ class MeaningClient:
     def state(self, wait: float = 0.5) -> "MeaningState":
         """Whether the service answers, asked within `wait` s and never started: a readiness probe
         must not load a model."""
-        address = _address() if semantic.enabled() else None
+        address = _address(self.settings)
         if address is None:
             return MeaningState.OFF
         try:
@@ -297,7 +299,7 @@ class MeaningClient:
 
     def stop(self) -> bool:
         """Ask a running service to exit (none is started); whether one was running."""
-        address = _address()
+        address = _address(self.settings)
         if address is None:
             return False
         try:
@@ -334,7 +336,7 @@ def main(argv: list[str]) -> int:
     from ...logconfig import install
 
     install()
-    return serve(float(argv[0]) if argv else 1800.0)
+    return serve(semantic.SemanticSettings.from_argument(argv[0]) if argv else semantic.SemanticSettings())
 
 
 # what the clients start: an import, not `-m`, which would run this module a second time as

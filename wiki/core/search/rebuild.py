@@ -1,6 +1,6 @@
 """Build missing search indexes in a process of its own.
 
-    python -m wiki.core.search.rebuild REPO DATA [BRANCH [URL_PREFIX]]
+    python -m wiki.core.search.rebuild REPO DATA [BRANCH [URL_PREFIX [SEMANTIC_SETTINGS]]]
 
 
 Web workers start this instead of building in their own memory. It logs to its stderr (the
@@ -28,16 +28,18 @@ def main(argv: list[str]) -> int:
     from ..pages import PageStore
     from ..wiki import make_renderer
     from .indexer import SearchIndex
+    from .semantic import SemanticSettings
 
     if len(argv) < 2:
-        log.error("usage: python -m wiki.core.search.rebuild REPO DATA [BRANCH [URL_PREFIX]]")
+        log.error("usage: python -m wiki.core.search.rebuild REPO DATA [BRANCH [URL_PREFIX [SEMANTIC_SETTINGS]]]")
         return 2
     started = time.perf_counter()
     repo = GitRepo(argv[0], argv[2] if len(argv) > 2 and argv[2] else None)
     data = Path(argv[1])
     prefix = argv[3] if len(argv) > 3 else ""
+    semantic = SemanticSettings.from_argument(argv[4]) if len(argv) > 4 else SemanticSettings()
     log.info("building the missing search indexes of %s", repo.path)
-    SearchIndex(repo, make_renderer(data, prefix), PageStore(repo).last_changes, data, prefix).build_missing()
+    SearchIndex(repo, make_renderer(data, prefix), PageStore(repo).last_changes, data, prefix, semantic).build_missing()
     log.info("search indexes of %s built in %.1f s", repo.path, time.perf_counter() - started)
     return 0
 

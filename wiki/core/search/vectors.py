@@ -70,7 +70,8 @@ class VectorStore:
         except FileNotFoundError:
             return None
         path = self.root / name
-        return path if name and path.exists() else None
+        # a generation built by another model is as good as none: the index is rebuilt
+        return path if name.startswith(f"vectors-{MODEL_ID}-") and path.exists() else None
 
     def exists(self) -> bool:
         return self._current() is not None
@@ -102,7 +103,7 @@ class VectorStore:
     def create(self) -> "VectorWriter":
         """A new, empty generation, live once the writer publishes it."""
         self.root.mkdir(parents=True, exist_ok=True)
-        name = f"vectors-{time.time_ns()}.sqlite"
+        name = f"vectors-{MODEL_ID}-{time.time_ns()}.sqlite"  # the model that builds it, in its name
         return VectorWriter(self, self.root / name, new=True)
 
     def writer(self) -> "VectorWriter | None":
