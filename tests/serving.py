@@ -23,6 +23,15 @@ def free_port() -> int:
         return s.getsockname()[1]
 
 
+def _is_helper(pid: int) -> bool:
+    """A helper process of the arbiter (the start-up check, the metrics server), not a worker."""
+    try:
+        with open(f"/proc/{pid}/cmdline", "rb") as f:
+            return b"wiki.gunicorn_hooks" in f.read()
+    except OSError:
+        return False
+
+
 class WikiServer:
     """One wiki (repository + data) and the gunicorn serving it; can be killed and started again."""
 
@@ -47,7 +56,7 @@ class WikiServer:
                  input=password + "\n")
         return self.cli("token", "create", name, "--label", "test").strip()
 
-    def start(self, timeout: float = 30) -> None:
+    def start(self, timeout: float = 60) -> None:
         args = [sys.executable, "-m", "wiki", "serve", "--port", str(self.port), "--workers", str(self.workers)]
         if self.threads > 1:
             args += ["--threads", str(self.threads)]
@@ -73,7 +82,7 @@ class WikiServer:
         for task in os.listdir(f"/proc/{self.proc.pid}/task"):
             with open(f"/proc/{self.proc.pid}/task/{task}/children") as f:
                 pids += [int(p) for p in f.read().split()]
-        return pids
+        return [pid for pid in pids if not _is_helper(pid)]
 
     def stop(self) -> None:
         if self.proc is None:

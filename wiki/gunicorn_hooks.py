@@ -8,6 +8,12 @@
   until it answers 200 (or READY_WAIT seconds pass), then the log says the wiki is ready, or
   which check failed and why.
 * child_exit: a worker that ended has its live-only gauges dropped (its counters still count).
+* on_exit: the helper processes end with the arbiter.
+
+The check and the metrics server run in processes of their own, started with exec: a thread of the
+arbiter that imports a module while the arbiter forks a worker leaves that module's import lock held
+forever in the worker, which then hangs at its first request (seen: `encodings.idna`). The arbiter
+keeps one thread per helper that only relays the helper's log lines to gunicorn's log.
 
 The module is also a gunicorn configuration file, for those who run gunicorn themselves:
 
@@ -17,13 +23,16 @@ The module is also a gunicorn configuration file, for those who run gunicorn the
 from __future__ import annotations
 
 import json
+import logging
 import os
+import subprocess
+import sys
 import threading
 import time
 import urllib.error
 import urllib.request
 from enum import Enum
-from typing import Any, Callable
+from typing import IO, Any, Callable
 
 from .config import load_config
 from .core import metrics
@@ -51,20 +60,81 @@ def when_ready(server: Any) -> None:
     ready_url = readiness_url(server)
     exposure = Exposure.parse(settings["WIKI_METRICS"])
     if exposure.mode is ExposureMode.BIND:
-        serve_metrics(server, exposure, ready_url)
+        folder = metrics.multiprocess_folder()
+        if folder is None:
+            server.log.error("WIKI_METRICS=%s:%s but no metrics folder (PROMETHEUS_MULTIPROC_DIR): use this "
+                             "module's on_starting hook; metrics are not served", exposure.host, exposure.port)
+        else:
+            _start_helper(server, "metrics", exposure.host, str(exposure.port), ready_url or "")
     if ready_url is None:
         server.log.info("the wiki listens on no TCP address: readiness is not checked at start")
         return
-    threading.Thread(target=_report_readiness, args=(server.log, ready_url), name="startup-readiness",
-                     daemon=True).start()
+    _start_helper(server, "ready", ready_url)
 
 
 def child_exit(server: Any, worker: Any) -> None:
     metrics.mark_process_dead(worker.pid)
 
 
+def on_exit(server: Any) -> None:
+    for proc in getattr(server, "tacit_helpers", []):
+        if proc.poll() is None:
+            proc.terminate()
+
+
 HOOKS: dict[str, Callable[..., None]] = {"on_starting": on_starting, "when_ready": when_ready,
-                                         "child_exit": child_exit}
+                                         "child_exit": child_exit, "on_exit": on_exit}
+
+
+# -- helper processes, their log relayed to the arbiter's ----------------------------------------------
+_HELPER = "import sys; from wiki.gunicorn_hooks import helper_main; sys.exit(helper_main(sys.argv[1:]))"
+
+
+def _start_helper(server: Any, *args: str) -> None:
+    proc = subprocess.Popen([sys.executable, "-c", _HELPER, str(os.getpid()), *args], stdin=subprocess.DEVNULL,
+                            stdout=subprocess.PIPE, text=True, errors="replace")
+    server.tacit_helpers = [*getattr(server, "tacit_helpers", []), proc]
+    threading.Thread(target=_relay_log, args=(proc.stdout, server.log), name=f"tacit-{args[0]}",
+                     daemon=True).start()
+
+
+def _relay_log(lines: IO[str], log: Any) -> None:
+    """Each line `LEVEL<TAB>message` of a helper into gunicorn's log (no import happens here)."""
+    for line in lines:
+        level, _, message = line.rstrip("\n").partition("\t")
+        {"ERROR": log.error, "WARNING": log.warning, "DEBUG": log.debug}.get(level, log.info)(message)
+
+
+class _LineHandler(logging.Handler):
+    def emit(self, record: logging.LogRecord) -> None:
+        message = self.format(record).replace("\n", " | ")
+        sys.stdout.write(f"{record.levelname}\t{message}\n")
+        sys.stdout.flush()
+
+
+def _watch_parent(arbiter: int) -> None:
+    """End this helper when the arbiter is gone (killed without its on_exit)."""
+    while os.getppid() == arbiter:
+        time.sleep(1)
+    os._exit(0)
+
+
+def helper_main(argv: list[str]) -> int:
+    """A helper process: `ARBITER_PID ready URL` or `ARBITER_PID metrics HOST PORT READY_URL`."""
+    log = logging.getLogger("wiki.gunicorn")
+    log.addHandler(_LineHandler())
+    log.setLevel(logging.DEBUG)
+    log.propagate = False
+    arbiter, what, *args = argv
+    threading.Thread(target=_watch_parent, args=(int(arbiter),), daemon=True).start()
+    if what == "ready":
+        _report_readiness(log, args[0])
+        return 0
+    host, port, ready_url = args
+    if not serve_metrics(log, Exposure(ExposureMode.BIND, host, int(port)), ready_url or None):
+        return 1
+    threading.Event().wait()  # served by prometheus_client's thread until the arbiter ends
+    return 0
 
 
 def readiness_url(server: Any) -> str | None:
@@ -135,23 +205,20 @@ class _ReadinessFirst:
         return []
 
 
-def serve_metrics(server: Any, exposure: Exposure, ready_url: str | None) -> None:
-    """prometheus_client's HTTP server on the WIKI_METRICS bind, in a thread of the arbiter."""
+def serve_metrics(log: Any, exposure: Exposure, ready_url: str | None) -> bool:
+    """prometheus_client's HTTP server on the WIKI_METRICS bind (in the metrics helper process),
+    adding up the workers' files; whether it listens."""
     from prometheus_client import CollectorRegistry, start_http_server
     from prometheus_client.multiprocess import MultiProcessCollector
 
-    folder = metrics.multiprocess_folder()
-    if folder is None:
-        server.log.error("WIKI_METRICS=%s:%s but no metrics folder (PROMETHEUS_MULTIPROC_DIR): use this "
-                         "module's on_starting hook; metrics are not served", exposure.host, exposure.port)
-        return
     registry = CollectorRegistry()
     registry.register(_ReadinessFirst(ready_url))
-    MultiProcessCollector(registry, path=folder)
+    MultiProcessCollector(registry, path=metrics.multiprocess_folder())
     try:
         start_http_server(exposure.port, addr=exposure.host, registry=registry)
     except OSError as e:
-        server.log.error("metrics are not served: cannot listen on %s:%s (%s)", exposure.host, exposure.port,
-                         e.strerror or e)
-        return
-    server.log.info("metrics at http://%s:%s/metrics", exposure.host, exposure.port)
+        log.error("metrics are not served: cannot listen on %s:%s (%s)", exposure.host, exposure.port,
+                  e.strerror or e)
+        return False
+    log.info("metrics at http://%s:%s/metrics", exposure.host, exposure.port)
+    return True

@@ -441,8 +441,7 @@ class SearchIndex:
     def ensure_built(self) -> None:
         """At start: a missing index starts building in the background (searches answer meanwhile),
         and the meaning service starts, so the first question is answered by meaning too."""
-        if self.meaning.available():
-            self.meaning.ready(0)
+        self.meaning.start()
         if self.engine.open("pages") is None or self.engine.open("history") is None or (
                 self.meaning.available() and not self.vectors.exists()):
             self._rebuild_in_background()

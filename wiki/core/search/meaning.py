@@ -232,7 +232,9 @@ class MeaningClient:
     def available(self) -> bool:
         return _address(self.settings) is not None
 
-    def _call(self, header: dict, wait: float) -> tuple[dict, bytes] | None:
+    def _call(self, header: dict, wait: float, answer_within: float = 60.0) -> tuple[dict, bytes] | None:
+        """Ask the service (started if none listens, waiting at most `wait` s for it to come up);
+        None when it cannot answer, or does not within `answer_within` s."""
         address = _address(self.settings)
         if address is None:
             return None
@@ -240,7 +242,7 @@ class MeaningClient:
         while True:
             try:
                 with socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) as conn:
-                    conn.settimeout(max(60.0, wait))
+                    conn.settimeout(max(answer_within, wait))
                     conn.connect(address)
                     _send(conn, header)
                     reply, payload = _receive(conn)
@@ -274,6 +276,21 @@ class MeaningClient:
                          start_new_session=True, cwd=str(Path(__file__).resolve().parents[3]))
         if relay:
             threading.Thread(target=_relay, args=(self._process.stdout,), name="meaning-log", daemon=True).start()
+
+    def start(self) -> None:
+        """Start the service if none listens, without waiting for it: a worker's start must not
+        wait for a model to load, nor for a busy service to answer."""
+        address = _address(self.settings)
+        if address is None:
+            return
+        try:
+            with socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) as conn:
+                conn.settimeout(1)
+                conn.connect(address)
+        except (ConnectionRefusedError, FileNotFoundError):
+            self._start()
+        except OSError:
+            pass  # something listens: a service that is busy is still a service
 
     def ready(self, wait: float = 0.0) -> bool:
         """Whether the service answers (started if it is not running), waiting at most `wait` s."""
@@ -327,7 +344,7 @@ class MeaningClient:
              wait: float = 2.0) -> list[tuple[str, float, int]]:
         """The pages of the semantic index at `root` nearest to a question (none without the service)."""
         answer = self._call({"op": "near", "root": str(root), "text": text, "limit": limit,
-                             "hidden": hidden}, wait)
+                             "hidden": hidden}, wait, answer_within=10.0)  # a reader waits: words answer alone
         return [(p, float(s), int(i)) for p, s, i in answer[0]["near"]] if answer else []
 
 
