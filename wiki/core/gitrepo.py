@@ -62,6 +62,16 @@ class Busy(RuntimeError):
     """The branch kept moving under a save (or a lock stayed held): nothing was written; retry."""
 
 
+class PathInTheWay(ValueError):
+    """A change needs a folder where the tree has a file, or a file where it has a folder (a page
+    moved onto an attachment's name, say): the name is taken; nothing is written."""
+
+    def __init__(self, path: str, wanted: str) -> None:
+        taken = "file" if wanted == "folder" else "folder"
+        super().__init__(f"{path} is a {taken} already, and a {wanted} is needed there: choose another name.")
+        self.path = path
+
+
 class UnknownRevision(LookupError):
     """A revision that is not a commit of this repository."""
 
@@ -585,12 +595,12 @@ class GitRepo:
             for part in parts[:-1]:
                 node = node.setdefault(part, {})
                 if not isinstance(node, dict):
-                    raise GitError(f"{file}: a file stands where a folder is needed")
+                    raise PathInTheWay(file, "folder")
             node[parts[-1]] = blob
         sha = self._write_subtree(base_tree, nested)
         return sha or self.write_object(b"tree", b"")
 
-    def _write_subtree(self, tree_sha: str | None, changes: dict) -> str | None:
+    def _write_subtree(self, tree_sha: str | None, changes: dict, prefix: str = "") -> str | None:
         tree = self.tree(tree_sha) if tree_sha else None
         replace: dict[bytes, tuple[bytes, bytes]] = {}  # entries that keep their place
         reshape: dict[bytes, tuple[bytes, bytes] | None] = {}  # entries added or removed
@@ -598,14 +608,15 @@ class GitRepo:
             current = tree.get(name) if tree else None
             if isinstance(change, dict):
                 if current and current[0] != TREE_MODE:
-                    raise GitError(f"{name.decode()} is a file, not a folder")
-                new_sub = self._write_subtree(current[1].hex() if current else None, change)
+                    raise PathInTheWay(prefix + name.decode(), "folder")
+                new_sub = self._write_subtree(current[1].hex() if current else None, change,
+                                              prefix + name.decode() + "/")
                 new = (TREE_MODE, bytes.fromhex(new_sub)) if new_sub else None
             elif change is None:
                 new = None
             else:
                 if current and current[0] == TREE_MODE:
-                    raise GitError(f"{name.decode()} is a folder, not a file")
+                    raise PathInTheWay(prefix + name.decode(), "file")
                 mode = current[0] if current and current[0] in _BLOB_MODES else BLOB_MODE
                 new = (mode, bytes.fromhex(change))
             if current is not None and new is not None:

@@ -19,7 +19,7 @@ from typing import Callable
 
 from . import metrics, names
 from .changelog import LastChanges
-from .gitrepo import TREE_MODE, Busy, Change, GitRepo, Person, UnknownRevision
+from .gitrepo import TREE_MODE, Busy, Change, GitRepo, PathInTheWay, Person, UnknownRevision
 
 META_FOLDER = ".wiki"
 _TALK_ROOT = ".talk"  # talk.TALK_ROOT (talk imports this module)
@@ -36,12 +36,12 @@ class Conflict(Exception):
                  yours: str | None = None, merged: str | None = None, other: str | None = None) -> None:
         super().__init__(reason)
         self.name = name
-        self.reason = reason  # "exists", "changed", "deleted", "conflict", "case", "same"
+        self.reason = reason  # "exists", "changed", "deleted", "conflict", "case", "same", "taken"
         self.current = current
         self.current_revision = current_revision
         self.yours = yours
         self.merged = merged  # the text with conflict markers, when a merge was tried
-        self.other = other  # the existing page a new name clashes with
+        self.other = other  # the existing page a new name clashes with (taken: the file or folder in the way)
 
 
 class PageNotFound(LookupError):
@@ -327,8 +327,10 @@ class PageStore:
 
         try:
             result = self.commit(name, author, change)
-        except Conflict:
+        except Conflict as conflict:
             metrics.count_save(metrics.SaveOutcome.CONFLICT)
+            if conflict.reason == "taken":
+                conflict.yours = text  # handed back: nothing typed is lost
             raise
         metrics.count_save(metrics.SaveOutcome(result.status))
         return result
@@ -615,7 +617,10 @@ class PageStore:
                     return SaveResult("unchanged", name, None, head)
                 changes, status, message = result
                 base_tree = self.repo.commit(head).tree if head else None
-                tree = self.repo.write_tree_with(base_tree, changes)
+                try:
+                    tree = self.repo.write_tree_with(base_tree, changes)
+                except PathInTheWay as e:  # a page moved onto an attachment's name, say
+                    raise Conflict(name, "taken", None, None, other=e.path) from None
                 commit = self.repo.write_commit(tree, [head] if head else [], author, message)
                 if self.repo.compare_and_swap(commit, head, f"tacit: {status} {name}"):
                     for hook in self.after_commit:

@@ -72,6 +72,7 @@ def _conflict(conflict: Conflict):
             "changed": "The page changed since base.",
             "case": f"A page whose name differs only in case exists: {conflict.other}.",
             "same": "The page already has that name.",
+            "taken": f"{conflict.other} is a file or folder already; choose another name.",
         }.get(conflict.reason, "conflict"),
         "path": conflict.name,
         "current": conflict.current,

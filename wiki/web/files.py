@@ -243,6 +243,8 @@ def _upload(name: str):
 def _conflict_text(conflict: Conflict) -> str:
     if conflict.reason == "case":
         return f"{conflict.other} exists already; names may not differ only in case."
+    if conflict.reason == "taken":
+        return f"{conflict.other} is a file or folder already; choose another name."
     if conflict.reason == "folder":
         return f"{conflict.name} is a folder of subpages; choose another name."
     return f"{conflict.name} exists already."

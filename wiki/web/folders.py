@@ -108,6 +108,7 @@ def conflict_text(conflict: Conflict, target: str) -> str:
         "case": f"{conflict.other} exists already; names may not differ only in case.",
         "same": "That is the folder's current name.",
         "inside": "A folder cannot move into itself.",
+        "taken": f"{conflict.other} is a file or folder already; choose another name.",
     }.get(conflict.reason, "The folder could not be moved.")
 
 

@@ -252,8 +252,9 @@ def new():
     try:
         get_wiki().pages.save(name, text, current_author(), message, None)
     except Conflict as conflict:
-        error = (f"A page named {conflict.other} already exists; names may not differ only in case."
-                 if conflict.reason == "case" else f"A page named {name} already exists.")
+        error = {"case": f"A page named {conflict.other} already exists; names may not differ only in case.",
+                 "taken": f"{conflict.other} is a file or folder already; choose another name."}.get(
+                     conflict.reason, f"A page named {name} already exists.")
         return render_template("new.html", name=raw_name, text=text, message=message, error=error,
                                existing=conflict.other or name), 409
     auto_watch(name)
@@ -291,6 +292,7 @@ def rename(page: str | None = None):
             "exists": f"A page named {new_name} already exists.",
             "case": f"A page named {conflict.other} already exists; names may not differ only in case.",
             "same": "That is the page's current name.",
+            "taken": f"{conflict.other} is a file or folder already; choose another name.",
             "changed": "The page changed since you opened this form; check it and try again.",
         }
         return render_template("rename.html", page=found, new_name=new_name, message=message,
