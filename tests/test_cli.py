@@ -68,3 +68,19 @@ def test_user_and_token_commands(runner, tmp_path, monkeypatch):
     assert store.from_token(secret) is None
     assert "revoked" in runner.invoke(main, ["token", "list"]).output
     assert runner.invoke(main, ["token", "revoke", "999"]).exit_code != 0
+
+
+def test_a_bad_setting_is_one_line_not_a_traceback(tmp_path):
+    import subprocess
+    import sys
+
+    from .serving import ROOT
+
+    env = {"PATH": "/usr/bin:/bin", "HOME": str(tmp_path), "WIKI_REPO": str(tmp_path / "repo"),
+           "WIKI_DATA": str(tmp_path / "data"), "WIKI_REGISTRATION": "maybe"}
+    for command in (["serve", "--port", "1"], ["init"], ["check"], ["user", "list"]):
+        done = subprocess.run([sys.executable, "-m", "wiki", *command], env=env, cwd=ROOT, capture_output=True,
+                              text=True, timeout=60)
+        assert done.returncode == 1, command
+        assert "Error: WIKI_REGISTRATION must be open, approval or closed" in done.stderr, command
+        assert "Traceback" not in done.stderr, command

@@ -13,6 +13,14 @@ from .core.gitrepo import Person
 from .logconfig import gunicorn_options, install_unless_configured
 
 
+def _settings(overrides: dict | None = None) -> dict:
+    """The settings, a bad one said as a one-line error instead of a traceback."""
+    try:
+        return load_config(overrides)
+    except ValueError as e:
+        raise click.ClickException(str(e)) from None
+
+
 @click.group(help="Tacit, a team wiki kept in git.")
 def main() -> None:
     try:  # the commands' own records (and the processes they start) in the operator's format
@@ -26,7 +34,7 @@ def main() -> None:
               help="Content repository (default: WIKI_REPO or ./pages_repo).")
 def init(repo_path: str | None) -> None:
     """Create the content repository with a welcome page; an existing one is left untouched."""
-    settings = load_config({"WIKI_REPO": repo_path} if repo_path else None)
+    settings = _settings({"WIKI_REPO": repo_path} if repo_path else None)
     repo, created = _open_repository(settings)
     if created:
         click.echo(f"Created the wiki repository at {repo.path} with a welcome page.")
@@ -44,7 +52,7 @@ def init(repo_path: str | None) -> None:
 @click.option("--dev", is_flag=True, help="Use Flask's development server with reloading (never in production).")
 def serve(host: str, port: int, workers: int | None, threads: int, dev: bool) -> None:
     """Serve the wiki with gunicorn (several worker processes)."""
-    settings = load_config()
+    settings = _settings()
     _open_repository(settings)
     from . import create_app
 
@@ -75,7 +83,7 @@ def _users():
     from .core.users import UserStore
     from .core.wiki import open_database
 
-    settings = load_config()
+    settings = _settings()
     return UserStore(open_database(settings["WIKI_DATA"], settings.get("WIKI_DATABASE_URL")))
 
 
@@ -89,7 +97,7 @@ def _user_or_fail(store, name: str):
 def _wiki(build_search: bool = True):
     from .core.wiki import Wiki
 
-    settings = load_config()
+    settings = _settings()
     try:
         return Wiki.from_settings(settings, build_search=build_search)
     except NotAGitRepository as e:
@@ -212,7 +220,7 @@ def restore(src: str, force: bool) -> None:
     from .core.backup import BackupError, restore as load_backup
     from .core.wiki import open_database
 
-    settings = load_config()
+    settings = _settings()
     engine = open_database(settings["WIKI_DATA"], settings.get("WIKI_DATABASE_URL"))
     try:
         manifest = load_backup(src, settings["WIKI_REPO"], engine, force)
