@@ -13,7 +13,8 @@ DEFAULTS: dict[str, Any] = {
     "WIKI_DATA": "./instance",  # derived data: render cache, later index and database
     "WIKI_BRANCH": None,  # default: the repository's current branch
     "WIKI_SECRET_KEY": None,  # default: generated once and kept in WIKI_DATA
-    "WIKI_DATABASE_URL": None,  # default: SQLite in WIKI_DATA/wiki.db
+    "WIKI_DATABASE_URL": None,  # default: SQLite in WIKI_DATA/wiki.db; PostgreSQL with several hosts
+    "WIKI_REMOTE": None,  # the central git repository of a wiki served by several hosts (WIKI_REPO mirrors it)
     "WIKI_READ": "anonymous",  # anonymous | user
     "WIKI_WRITE": "editor",  # anonymous | user | editor
     "WIKI_STATUSES": "on-track,at-risk,blocked,done",  # the values a page's `status:` may take, in order
@@ -59,9 +60,24 @@ def load_config(overrides: Mapping[str, Any] | None = None) -> dict[str, Any]:
 
     settings["WIKI_LOG_FORMAT"] = checked_format(settings["WIKI_LOG_FORMAT"])
     settings["WIKI_LOG_LEVEL"] = checked_level(settings["WIKI_LOG_LEVEL"])
+    check_several_hosts(settings)
     settings["WIKI_REPO"] = str(Path(settings["WIKI_REPO"]).expanduser().resolve())
     settings["WIKI_DATA"] = str(Path(settings["WIKI_DATA"]).expanduser().resolve())
     return settings
+
+
+def check_several_hosts(settings: Mapping[str, Any]) -> None:
+    """A wiki on a central git server is served by several hosts: they must share PostgreSQL (accounts,
+    coordination) and one secret key (sessions and forms signed on one host are read on another)."""
+    if not settings.get("WIKI_REMOTE"):
+        return
+    url = str(settings.get("WIKI_DATABASE_URL") or "")
+    if not url.startswith("postgresql"):
+        raise ValueError("WIKI_REMOTE (several hosts) needs WIKI_DATABASE_URL to be a PostgreSQL database shared "
+                         "by every host, such as postgresql+psycopg://wiki@db.example.org/tacit")
+    if not settings.get("WIKI_SECRET_KEY"):
+        raise ValueError("WIKI_REMOTE (several hosts) needs WIKI_SECRET_KEY, the same long random value on every "
+                         "host (python -c 'import secrets; print(secrets.token_hex(32))')")
 
 
 def parse_size(value: Any, setting: str) -> int:

@@ -73,12 +73,17 @@ def init_repository(path: str | Path, author: Person, branch: str = "main") -> t
     repo = GitRepo.init(path, branch=branch, bare=True)
     (repo.git_dir / "README").write_text(BARE_README.format(path=repo.git_dir))
     (repo.git_dir / "description").write_text("Tacit wiki\n")
-    store = PageStore(repo)
-    files = {names.page_file("Home"): WELCOME, **{names.page_file(n): t for n, t in SHIPPED.items()}}
-    store.commit("Home", author, lambda head: (
-        {path: repo.write_blob(text.encode("utf-8")) for path, text in files.items()}, "created",
-        "Create the wiki with a welcome page and page templates"))
+    write_welcome(PageStore(repo), author)
     return repo, True
+
+
+def write_welcome(store: PageStore, author: Person) -> None:
+    """The first commit: a welcome page and the page templates (nothing if the branch has a head by
+    the time it is written: another host of the same wiki created it first)."""
+    files = {names.page_file("Home"): WELCOME, **{names.page_file(n): t for n, t in SHIPPED.items()}}
+    store.commit("Home", author, lambda head: None if head else (
+        {path: store.repo.write_blob(text.encode("utf-8")) for path, text in files.items()}, "created",
+        "Create the wiki with a welcome page and page templates"))
 
 
 class NotAGitRepository(RuntimeError):

@@ -18,7 +18,7 @@ from sqlalchemy.engine import Engine
 from .locks import file_lock
 
 MIGRATIONS = Path(__file__).resolve().parent.parent / "migrations"
-SCHEMA_HEAD = "0002"  # the newest migration; a test checks it against wiki/migrations
+SCHEMA_HEAD = "0003"  # the newest migration; a test checks it against wiki/migrations
 
 metadata = MetaData()
 
@@ -93,6 +93,13 @@ watch_feeds = Table(
     Column("user_id", Integer, ForeignKey("users.id", ondelete="CASCADE"), primary_key=True),
     Column("token_hash", String(64), nullable=False, unique=True),  # SHA-256 of the feed token
     Column("created_at", DateTime(timezone=True), nullable=False),
+)
+
+branch_heads = Table(
+    "branch_heads", metadata,
+    Column("ref", String(255), primary_key=True),  # refs/heads/<branch>
+    Column("commit", String(40), nullable=False),  # the last commit the remote accepted, as hosts announced it
+    Column("changed_at", DateTime(timezone=True), nullable=False),  # the database's clock
 )
 
 

@@ -660,8 +660,13 @@ class GitRepo:
         data = ("\n".join(lines) + "\n\n" + message).encode("utf-8")
         return self.write_object(b"commit", data)
 
-    def compare_and_swap(self, new: str, old: str | None, reason: str = "tacit") -> bool:
-        """Move the branch from old to new; False if it no longer points at old."""
+    def compare_and_swap(self, new: str, old: str | None, reason: str = "tacit", clear_stale: bool = True) -> bool:
+        """Move the branch from old to new; False if it no longer points at old.
+
+        `clear_stale` lets it remove a ref lock older than 2 s, on the premise that the caller holds
+        the write lock that every other writer of this repository takes; a mirror that fetches
+        without it passes False.
+        """
         args = ["git", f"--git-dir={self.git_dir}", "update-ref", "-m", reason, self.ref, new, old or ZERO]
         proc = subprocess.run(args, capture_output=True, env=_git_env())
         if proc.returncode == 0:
@@ -670,7 +675,7 @@ class GitRepo:
         detail = proc.stderr.decode("utf-8", "replace")
         # Callers hold the write lock, so no other save of the wiki's holds the ref lock; git's own
         # ref updates (a push) hold it for milliseconds. One this old was left by a killed process.
-        if "cannot lock ref" in detail and ".lock" in detail and self.clear_stale_locks(older_than=2.0):
+        if clear_stale and "cannot lock ref" in detail and ".lock" in detail and self.clear_stale_locks(older_than=2.0):
             return self.compare_and_swap(new, old, reason)  # a killed git left its lock behind
         if "is at" in detail or "but expected" in detail or "reference already exists" in detail \
                 or "unable to resolve reference" in detail or "cannot lock ref" in detail:

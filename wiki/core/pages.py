@@ -20,6 +20,7 @@ from typing import Callable
 from . import metrics, names
 from .changelog import LastChanges
 from .gitrepo import TREE_MODE, Busy, Change, GitRepo, PathInTheWay, Person, UnknownRevision
+from .publish import Branch, LocalBranch
 
 META_FOLDER = ".wiki"
 _TALK_ROOT = ".talk"  # talk.TALK_ROOT (talk imports this module)
@@ -152,8 +153,9 @@ def normalize_text(text: str) -> bytes:
 class PageStore:
     """The wiki's pages in one git branch."""
 
-    def __init__(self, repo: GitRepo) -> None:
+    def __init__(self, repo: GitRepo, branch: Branch | None = None) -> None:
         self.repo = repo
+        self.branch: Branch = branch or LocalBranch(repo)
         self.last_changes = LastChanges(repo)
         self._listing: _Listing | None = None
         self._listing_lock = threading.Lock()
@@ -285,11 +287,7 @@ class PageStore:
         """Create (base None) or update (base = revision the edit started from)."""
         name = names.check_name(name)
         data = normalize_text(text)
-        if base is not None:
-            try:
-                base = self.repo.commit(base).sha
-            except UnknownRevision:
-                raise UnknownRevision(base) from None
+        base = self.resolve_base(base)
         file = names.page_file(name)
 
         def change(head: str | None) -> tuple[dict[str, str | None], str, str] | None:
@@ -558,6 +556,20 @@ class PageStore:
             changes[f"{new_name}/{file}"] = sha.hex()
         return changes
 
+    def resolve_base(self, base: str | None) -> str | None:
+        """The commit an edit started from; one this host has not seen yet (made on another host)
+        is fetched before it is judged unknown."""
+        if base is None:
+            return None
+        try:
+            return self.repo.commit(base).sha
+        except UnknownRevision:
+            self.branch.refresh()
+        try:
+            return self.repo.commit(base).sha
+        except UnknownRevision:
+            raise UnknownRevision(base) from None
+
     # -- internals -----------------------------------------------------------
     def _revision(self, head: str | None, file: str) -> str | None:
         if head is None:
@@ -569,10 +581,7 @@ class PageStore:
         """A rename or delete that names its base must not discard newer edits."""
         if base is None:
             return
-        try:
-            base_sha = self.repo.commit(base).sha
-        except UnknownRevision:
-            raise UnknownRevision(base) from None
+        base_sha = self.resolve_base(base)
         if self.repo.blob_id(base_sha, file) != current:
             raise Conflict(name, "changed", self.read_blob_text(current), self._revision(head, file))
 
@@ -610,7 +619,7 @@ class PageStore:
         for attempt in range(_CAS_RETRIES):
             if attempt:  # the branch moved or its ref was locked: give the other writer a moment
                 time.sleep(min(0.02 * attempt, 0.2))
-            with self.repo.write_lock():
+            with self.branch.turn():
                 head = self.head()
                 result = compute(head)
                 if result is None:
@@ -622,7 +631,7 @@ class PageStore:
                 except PathInTheWay as e:  # a page moved onto an attachment's name, say
                     raise Conflict(name, "taken", None, None, other=e.path) from None
                 commit = self.repo.write_commit(tree, [head] if head else [], author, message)
-                if self.repo.compare_and_swap(commit, head, f"tacit: {status} {name}"):
+                if self.branch.publish(commit, head, f"tacit: {status} {name}"):
                     for hook in self.after_commit:
                         hook(commit, head)
                     return SaveResult(status, name, commit, commit)

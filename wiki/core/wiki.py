@@ -11,12 +11,15 @@ from urllib.parse import quote
 from sqlalchemy.engine import Engine
 
 from .access import Policy, RuleStore
-from .bootstrap import init_repository
+from .bootstrap import init_repository, write_welcome
 from .db import database_url, make_engine, migrate
 from .gitrepo import GitRepo, Person
 from .history import History
+from .hosts import HeadRegistry, MirrorFollower, libpq_dsn
 from .mail import Mailer, MailSettings
 from .pages import PageStore
+from .publish import RemoteBranch
+from .remote import Remote
 from .render import Renderer
 from .search import SearchIndex
 from .search.semantic import SemanticSettings
@@ -70,6 +73,8 @@ class Wiki:
     talk_policy: str = "user"  # who may comment: "user" (anyone logged in who may read) or "editor"
     mailer: Mailer = field(default_factory=Mailer)  # disabled (sends nothing) without an SMTP host
     statuses: tuple[str, ...] = DEFAULT_STATUSES
+    remote: Remote | None = None  # with several hosts: the central repository this host mirrors
+    follower: MirrorFollower | None = None  # with several hosts: keeps the mirror in step (started by follow())
     watches: WatchStore = field(init=False)
     status: StatusBoard = field(init=False)
 
@@ -83,26 +88,39 @@ class Wiki:
              read_policy: str = "anonymous", write_policy: str = "editor", build_search: bool = True,
              talk_policy: str = "user", mail: MailSettings | None = None,
              statuses: tuple[str, ...] = DEFAULT_STATUSES,
-             semantic: SemanticSettings = SemanticSettings()) -> "Wiki":
+             semantic: SemanticSettings = SemanticSettings(), remote_url: str | None = None) -> "Wiki":
         Policy(read_policy, write_policy)  # refuse a bad setting at start-up, not on the first request
         if talk_policy not in ("user", "editor"):
             raise ValueError(f"WIKI_TALK must be user or editor, not {talk_policy!r}")
-        repo, _ = init_repository(repo_path, anonymous)
-        if branch:
-            repo = GitRepo(repo.path, branch)
         data = Path(data_dir)
         data.mkdir(parents=True, exist_ok=True)
+        remote = follower = None
+        if remote_url:  # several hosts: a mirror of the central repository, saves pushed to it
+            remote = Remote.open_mirror(repo_path, remote_url, branch)
+            repo = remote.repo
+            engine = open_database(data, database)
+            registry = HeadRegistry(engine, repo.ref)
+            pages = PageStore(repo, RemoteBranch(remote, registry))
+            if repo.head() is None:
+                write_welcome(pages, anonymous)
+        else:
+            repo, _ = init_repository(repo_path, anonymous)
+            if branch:
+                repo = GitRepo(repo.path, branch)
+            engine = open_database(data, database)
+            pages = PageStore(repo)
         renderer = make_renderer(data, url_prefix)
-        engine = open_database(data, database)
-        pages = PageStore(repo)
         search = SearchIndex(repo, renderer, pages.last_changes, data, url_prefix, semantic)
         pages.after_commit.append(lambda commit, parent: repo.maintain_now_and_then(commit))
         pages.after_commit.append(lambda commit, parent: search.catch_up_soon())
+        if remote is not None:
+            follower = MirrorFollower(remote, registry, libpq_dsn(engine),
+                                      on_change=lambda head: search.catch_up_soon())
         if build_search:
             search.ensure_built()
         return cls(repo, pages, renderer, anonymous, engine, UserStore(engine), RuleStore(engine),
                    History(repo), search, TalkStore(pages), read_policy, write_policy, talk_policy,
-                   mailer=Mailer(mail), statuses=tuple(statuses))
+                   mailer=Mailer(mail), statuses=tuple(statuses), remote=remote, follower=follower)
 
     @classmethod
     def from_settings(cls, settings: Mapping[str, Any], url_prefix: str = "", build_search: bool = True) -> "Wiki":
@@ -113,15 +131,24 @@ class Wiki:
                         branch=settings.get("WIKI_BRANCH"), database=settings.get("WIKI_DATABASE_URL"),
                         read_policy=settings["WIKI_READ"], write_policy=settings["WIKI_WRITE"],
                         talk_policy=settings["WIKI_TALK"], build_search=build_search, statuses=statuses,
-                        mail=MailSettings.from_config(settings), semantic=SemanticSettings.from_config(settings))
+                        mail=MailSettings.from_config(settings), semantic=SemanticSettings.from_config(settings),
+                        remote_url=settings.get("WIKI_REMOTE"))
 
     def policy(self) -> Policy:
         """The site policy with the current rules (cached for a second per process)."""
         return Policy(self.read_policy, self.write_policy, self.rules.rules())
 
+    def follow(self) -> None:
+        """With several hosts, keep this process's mirror in step with what the others publish."""
+        if self.follower is not None:
+            self.follower.start()
+
     def close(self) -> None:
         """End what this wiki runs in the background (search rebuild and catch-up, mail being
-        sent) and release its connections, so nothing it started outlives its owner."""
+        sent, following the other hosts) and release its connections, so nothing it started
+        outlives its owner."""
+        if self.follower is not None:
+            self.follower.stop()
         self.search.close()
         self.mailer.wait()
         self.repo.close()

@@ -15,6 +15,7 @@ def init_app(app: Flask) -> None:
     prefix = (config.get("APPLICATION_ROOT") or "/").rstrip("/")
     wiki = Wiki.from_settings(config, url_prefix=prefix)
     app.extensions["tacit"] = wiki
+    wiki.follow()  # several hosts: this process follows what the others publish
     csrf.init_app(app)
 
     from . import access, admin, api, gitserve, auth, errors, history, pages, protection, ratelimit, search, talk, \

@@ -1,0 +1,208 @@
+"""The central repository of a wiki served by several hosts, and this host's bare mirror of it.
+
+With several hosts the remote (any git server) is the source of truth. Each host reads from its
+own bare mirror and publishes a save by pushing it with the old head as the lease
+(``--force-with-lease=<ref>:<old>``): the remote's ref update is the compare-and-swap, so a host
+that was paused or partitioned can overwrite nothing. The mirror's branch only ever moves to a
+commit the remote has accepted, so no host has a commit the remote lacks.
+"""
+
+from __future__ import annotations
+
+import enum
+import logging
+import subprocess
+import time
+from pathlib import Path
+
+from .gitrepo import ZERO, GitError, GitRepo, _git_env
+from .locks import file_lock
+
+log = logging.getLogger(__name__)
+
+FETCH_TIMEOUT = 15.0
+PUSH_TIMEOUT = 30.0
+_UNREACHABLE_HINTS = ("Could not read from remote", "unable to connect", "Connection refused", "could not connect",
+                      "does not appear to be a git repository", "timed out", "Connection reset", "unable to access",
+                      "early EOF", "the remote end hung up", "Failed to connect", "Name or service not known",
+                      "No route to host", "Could not resolve host")
+
+
+class PushOutcome(enum.Enum):
+    ACCEPTED = "accepted"  # the remote's branch moved from the lease to the new commit
+    STALE = "stale"  # the remote's branch was not at the lease: someone published first
+    REFUSED = "refused"  # the remote refused it (a hook, a permission): trying again will not help
+
+
+class RemoteUnavailable(RuntimeError):
+    """The central repository could not be reached: nothing was published; reads go on from the mirror."""
+
+
+class RemoteRefused(RuntimeError):
+    """The central repository refused a push for a reason of its own (its hook, a permission)."""
+
+
+class Remote:
+    """The git server holding the wiki, seen from this host's bare mirror (``WIKI_REPO``)."""
+
+    NAME = "origin"
+
+    def __init__(self, repo: GitRepo, url: str) -> None:
+        self.repo = repo
+        self.url = url
+        self.last_fetch: float | None = None  # time.time() of the last successful fetch
+
+    @classmethod
+    def open_mirror(cls, path: str | Path, url: str, branch: str | None = None) -> "Remote":
+        """This host's mirror of the remote, created (and fetched) when it does not exist yet.
+
+        An empty remote gives an empty mirror: the first host to start publishes the welcome
+        commit with an empty lease, so two hosts starting at once cannot both create the wiki.
+        """
+        path = Path(path)
+        if not (path / "objects").is_dir():
+            path.mkdir(parents=True, exist_ok=True)
+            branch = branch or _remote_default_branch(url) or "main"
+            _git(["init", "--bare", "-q", f"--initial-branch={branch}", str(path)])
+        repo = GitRepo(path, branch)
+        _git(["--git-dir", str(repo.git_dir), "config", f"remote.{cls.NAME}.url", url])
+        # the objects of a push the remote refused stay unreachable here; gc may drop them any time
+        _git(["--git-dir", str(repo.git_dir), "config", "gc.pruneExpire", "now"])
+        remote = cls(repo, url)
+        remote.fetch()
+        return remote
+
+    @property
+    def ref(self) -> str:
+        return self.repo.ref
+
+    def fetch(self, wait: bool | float = True) -> str | None:
+        """Bring the mirror's branch to the remote's; returns the head. Raises RemoteUnavailable.
+
+        One fetch runs at a time on a host; `wait` bounds how long to wait for another one (when
+        it ran out, nothing is fetched). The caller need not hold the write lock: the local ref
+        only ever follows the remote, and a save moves it with a compare-and-swap of its own.
+        """
+        before = self.repo.head()
+        with file_lock(self.repo.git_dir / "tacit-fetch.lock", wait=wait) as taken:
+            if not taken:
+                return before
+            for _ in range(50):
+                proc = self._run(["fetch", "--quiet", "--no-tags", "--no-write-fetch-head", self.NAME,
+                                  f"+{self.ref}:{self.ref}"], FETCH_TIMEOUT)
+                if "cannot lock ref" not in proc.stderr:
+                    break
+                time.sleep(0.01)  # a save is moving the mirror's branch right now
+        if proc.returncode != 0:
+            detail = proc.stderr.strip()
+            if "couldn't find remote ref" in detail:  # an empty remote: nothing to follow yet
+                self.last_fetch = time.time()
+                return before
+            raise RemoteUnavailable(f"the git server at {self.url} could not be reached: {_last_line(detail)}")
+        self.last_fetch = time.time()
+        head = self.repo.head()
+        if head != before:
+            log.debug("fetched %s: %s -> %s", self.ref, (before or "none")[:12], (head or "none")[:12])
+        return head
+
+    def push(self, new: str, old: str | None) -> PushOutcome:
+        """Publish `new` if and only if the remote's branch is still at `old` (None: has no branch)."""
+        lease = f"--force-with-lease={self.ref}:{old or ''}"
+        proc = self._run(["push", "--porcelain", "--quiet", "--no-verify", lease, self.NAME, f"{new}:{self.ref}"],
+                         PUSH_TIMEOUT)
+        report = proc.stdout + proc.stderr
+        for line in proc.stdout.splitlines():
+            if line.startswith(("*", " ", "+", "=")) and self.ref in line:
+                return PushOutcome.ACCEPTED
+            if line.startswith("!") and self.ref in line:
+                if "stale info" in line or "fetch first" in line or "non-fast-forward" in line \
+                        or "already exists" in line or "failed to update ref" in line:
+                    return PushOutcome.STALE
+                log.warning("the git server refused a push of %s: %s", new[:12], report.strip())
+                return PushOutcome.REFUSED
+        if proc.returncode == 0:
+            return PushOutcome.ACCEPTED
+        if "stale info" in report:
+            return PushOutcome.STALE
+        raise RemoteUnavailable(f"the git server at {self.url} could not be reached: {_last_line(report)}")
+
+    def remote_head(self) -> str | None:
+        """The remote's branch as it is now (``git ls-remote``); None when it has none."""
+        proc = self._run(["ls-remote", self.NAME, self.ref], FETCH_TIMEOUT)
+        if proc.returncode != 0:
+            raise RemoteUnavailable(f"the git server at {self.url} could not be reached: "
+                                    f"{_last_line(proc.stderr)}")
+        for line in proc.stdout.splitlines():
+            sha, _, name = line.partition("\t")
+            if name == self.ref:
+                return sha
+        return None
+
+    def advance_mirror(self, new: str, old: str | None) -> None:
+        """Move the mirror's branch to a commit the remote accepted (unless a fetch already did)."""
+        for _ in range(50):
+            if self.repo.compare_and_swap(new, old, "tacit: published", clear_stale=False):
+                return
+            head = self.repo.head()
+            if head != old:
+                break
+            time.sleep(0.01)  # a fetch holds the ref's lock for a moment
+        head = self.repo.head()
+        if head == new or (head and self.repo.is_ancestor(new, head)):
+            return  # a fetch got there first
+        self.fetch()
+
+    def has(self, commit: str) -> bool:
+        """Whether the mirror's branch holds `commit` (it is the head or an ancestor of it)."""
+        head = self.repo.head()
+        if head is None:
+            return False
+        if commit == head:
+            return True
+        try:
+            return self.repo.is_ancestor(commit, head)
+        except GitError:
+            return False
+
+    def behind(self, target: str | None) -> int | None:
+        """How many commits the mirror lacks of `target` (0 in step; None: not fetched yet)."""
+        head = self.repo.head()
+        if target is None or target == head:
+            return 0
+        try:
+            out = self.repo.git("rev-list", "--count", target, *([f"^{head}"] if head else []))
+        except GitError:
+            return None
+        return int(out.strip() or 0)
+
+    def _run(self, args: list[str], timeout: float) -> subprocess.CompletedProcess:
+        cmd = ["git", f"--git-dir={self.repo.git_dir}", *args]
+        try:
+            return subprocess.run(cmd, capture_output=True, text=True, env=_git_env(), timeout=timeout)
+        except subprocess.TimeoutExpired:
+            raise RemoteUnavailable(f"the git server at {self.url} did not answer within {timeout:.0f} s") from None
+
+
+def _remote_default_branch(url: str) -> str | None:
+    proc = subprocess.run(["git", "ls-remote", "--symref", url, "HEAD"], capture_output=True, text=True,
+                          env=_git_env(), timeout=FETCH_TIMEOUT)
+    if proc.returncode != 0:
+        raise RemoteUnavailable(f"the git server at {url} could not be reached: {_last_line(proc.stderr)}")
+    for line in proc.stdout.splitlines():
+        if line.startswith("ref: refs/heads/"):
+            return line.split()[1][len("refs/heads/"):]
+    return None
+
+
+def _git(args: list[str]) -> None:
+    proc = subprocess.run(["git", *args], capture_output=True, text=True, env=_git_env())
+    if proc.returncode != 0:
+        raise GitError(f"git {args[0]} failed", proc.stderr.strip())
+
+
+def _last_line(text: str) -> str:
+    lines = [line.strip() for line in text.strip().splitlines() if line.strip()]
+    return lines[-1] if lines else "no answer"
+
+
+__all__ = ["Remote", "PushOutcome", "RemoteUnavailable", "RemoteRefused", "ZERO"]
