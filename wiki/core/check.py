@@ -12,6 +12,7 @@ import subprocess
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
+from .remote import RemoteUnavailable
 from .talk import TALK_ROOT, check_file
 
 if TYPE_CHECKING:
@@ -20,7 +21,7 @@ if TYPE_CHECKING:
 
 @dataclass
 class Finding:
-    area: str  # repository | locks | talk | search
+    area: str  # repository | remote | locks | talk | search
     problem: str
     repaired: bool = False
 
@@ -37,6 +38,7 @@ def check_wiki(wiki: "Wiki", repair: bool = False) -> list[Finding]:
     if proc.returncode != 0 and not any(f.area == "repository" for f in findings):
         findings.append(Finding("repository", f"git fsck failed (exit {proc.returncode})"))
 
+    findings += _check_remote(wiki, repair)
     head = repo.head()
     if head is not None:
         ok = subprocess.run(["git", f"--git-dir={repo.git_dir}", "cat-file", "-e", f"{head}^{{tree}}"],
@@ -68,6 +70,34 @@ def check_wiki(wiki: "Wiki", repair: bool = False) -> list[Finding]:
 
     findings += _check_search(wiki, head, repair)
     return findings
+
+
+def _check_remote(wiki: "Wiki", repair: bool) -> list[Finding]:
+    """With several hosts: is this host's mirror at the git server's head (and never ahead of it)?"""
+    remote = wiki.remote
+    if remote is None:
+        return []
+    try:
+        actual = remote.remote_head()
+    except RemoteUnavailable as e:
+        return [Finding("remote", str(e))]
+    head = remote.repo.head()
+    if actual == head:
+        return []
+    if head and actual and remote.repo.is_ancestor(actual, head):
+        finding = Finding("remote", f"the mirror is at {head[:12]}, ahead of the git server's {actual[:12]}: "
+                                    "it holds commits the git server lacks")
+    else:
+        behind = remote.behind(actual)
+        finding = Finding("remote", f"the mirror is {behind if behind is not None else 'some'} commit"
+                                    f"{'' if behind == 1 else 's'} behind the git server "
+                                    f"({(head or 'none')[:12]}, the server has {(actual or 'none')[:12]})")
+    if repair:
+        try:
+            finding.repaired = remote.fetch() == actual
+        except RemoteUnavailable:
+            pass
+    return [finding]
 
 
 def _check_search(wiki: "Wiki", head: str | None, repair: bool) -> list[Finding]:

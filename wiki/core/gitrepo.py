@@ -31,6 +31,7 @@ from typing import Iterator
 
 import git
 
+from .clock import SYSTEM_CLOCK, Clock
 from .locks import file_lock
 from .lru import LRU
 
@@ -238,8 +239,9 @@ def _parse_commit(sha: str, data: bytes) -> Commit:
 class GitRepo:
     """One content repository (bare or not), shared by the threads of a process."""
 
-    def __init__(self, path: str | os.PathLike, branch: str | None = None) -> None:
+    def __init__(self, path: str | os.PathLike, branch: str | None = None, clock: Clock = SYSTEM_CLOCK) -> None:
         self.path = Path(path).resolve()
+        self.clock = clock  # commit times (with several hosts, the database's clock)
         probe = git.Repo(self.path)
         self.bare = probe.bare
         self.git_dir = Path(probe.git_dir).resolve()
@@ -650,7 +652,7 @@ class GitRepo:
 
     def write_commit(self, tree: str, parents: list[str], author: Person, message: str,
                      when: int | None = None, committer: Person | None = None) -> str:
-        when = int(time.time()) if when is None else when
+        when = int(self.clock.now()) if when is None else when
         lines = [f"tree {tree}"] + [f"parent {p}" for p in parents]
         lines.append(f"author {author.ident(when)}")
         lines.append(f"committer {(committer or author).ident(when)}")

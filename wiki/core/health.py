@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import logging
 import os
+import time
 from concurrent.futures import ThreadPoolExecutor
 from concurrent.futures import TimeoutError as FutureTimeout
 from dataclasses import dataclass, field
@@ -28,6 +29,7 @@ from sqlalchemy.engine import Engine
 
 from . import metrics
 from .gitrepo import GitRepo
+from .hosts import MirrorFollower
 from .search import SearchIndex
 from .search.meaning import MeaningState
 
@@ -82,8 +84,9 @@ class HealthCheck:
     """The readiness checks of one wiki."""
 
     def __init__(self, repo: GitRepo, engine: Engine, search: SearchIndex, database_wait: float = 2.0,
-                 meaning_wait: float = 0.5, lag_limit: int = 100) -> None:
+                 meaning_wait: float = 0.5, lag_limit: int = 100, follower: MirrorFollower | None = None) -> None:
         self.repo = repo
+        self.follower = follower
         self.engine = engine
         self.search = search
         self.database_wait = database_wait
@@ -94,7 +97,32 @@ class HealthCheck:
         self._last_database_error = ""
 
     def ready(self) -> ReadinessReport:
-        return ReadinessReport((self.repository(), self.database(), self.search_index(), self.meaning()))
+        checks = (self.repository(), self.database(), self.search_index(), self.meaning())
+        if self.follower is not None:
+            checks += (self.remote(),)
+        return ReadinessReport(checks)
+
+    def remote(self) -> Check:
+        """With several hosts: how far this host's mirror is behind the head last published, and whether
+        it hears of new ones. Never a failure: reads go on from the mirror, saves say why they cannot."""
+        follower = self.follower
+        published, head = follower.published, self.repo.head()
+        try:
+            behind = follower.remote.behind(published)
+        except Exception:  # noqa: BLE001 (an unreadable mirror is the repository check's to report)
+            behind = None
+        fetched = follower.remote.last_fetch
+        details = {"behind": behind, "listening": follower.listening, "watching": follower.watching,
+                   "fetched_seconds_ago": round(time.time() - fetched, 1) if fetched else None}
+        if behind is None:
+            return Check("remote", CheckState.DEGRADED, "behind the published head (not fetched yet)", details)
+        if behind:
+            return Check("remote", CheckState.DEGRADED if behind > self.lag_limit else CheckState.OK,
+                         f"catching up ({behind} commit{'s' if behind != 1 else ''} behind)", details)
+        if not follower.listening:
+            return Check("remote", CheckState.DEGRADED, "in step, but without notifications from the database: "
+                         "following the git server directly, once a second", details)
+        return Check("remote", CheckState.OK, "in step with the published head" if head else "empty", details)
 
     def repository(self) -> Check:
         """The git directory, its HEAD, the branch's ref and the object folder can be read (files

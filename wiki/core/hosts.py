@@ -19,7 +19,7 @@ from sqlalchemy import text
 from sqlalchemy.engine import Engine
 from sqlalchemy.exc import DBAPIError, OperationalError
 
-from .remote import Remote, RemoteUnavailable
+from .remote import FETCH_TIMEOUT, Remote, RemoteUnavailable
 
 log = logging.getLogger(__name__)
 
@@ -143,14 +143,14 @@ class MirrorFollower:
         if self._thread is not None:
             self._thread.join(timeout=5)
 
-    def catch_up(self, commit: str | None = None, wait: float = 1.0) -> bool:
+    def catch_up(self, commit: str | None = None, wait: float | bool = 1.0, timeout: float = FETCH_TIMEOUT) -> bool:
         """Fetch until the mirror holds `commit` (None: whatever the remote has), waiting at most `wait`
-        seconds for another process's fetch; True when it does."""
+        seconds for another process's fetch and `timeout` for the git server; True when it does."""
         if commit is not None and self.remote.has(commit):
             return True
         before = self.remote.repo.head()
         try:
-            head = self.remote.fetch(wait=wait)
+            head = self.remote.fetch(wait=wait, timeout=timeout)
         except RemoteUnavailable as e:
             self.last_error = str(e)
             log.warning("%s", e)
@@ -158,6 +158,16 @@ class MirrorFollower:
         if head != before:
             self.on_change(head)
         return commit is None or self.remote.has(commit)
+
+    def announce(self) -> None:
+        """Tell the other hosts of the mirror's head (after a push through this host)."""
+        head = self.remote.repo.head()
+        if head is None:
+            return
+        try:
+            self.registry.record(head)
+        except DBAPIError as e:  # the elected watcher finds it on the git server within a second or two
+            log.warning("the new head %s was not announced: %s", head[:12], _first_line(e))
 
     # -- the thread ----------------------------------------------------------
     def _run(self) -> None:

@@ -28,6 +28,7 @@ left behind would look like uncommitted edits undoing the push.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import logging
 import os
@@ -341,10 +342,39 @@ def main() -> int:
         if len(problems) > 50:
             print(f"  … and {len(problems) - 50} more", file=sys.stderr)
         return 1
+    if env.get("TACIT_REMOTE"):
+        refused = forward_to_remote(git_dir, env["TACIT_BRANCH"], env["TACIT_REMOTE"], updates)
+        if refused:
+            log.info("push by %s not published: %s", who, refused, extra={"user": who})
+            print(f"Tacit refused this push; nothing was changed: {refused}", file=sys.stderr)
+            return 1
     for u in updates:
         log.info("push by %s accepted: %s %s..%s", who, u.ref, u.old[:12], u.new[:12],
                  extra={"user": who, "ref": u.ref, "old": u.old, "new": u.new})
     return 0
+
+
+def forward_to_remote(git_dir: str, branch: str, url: str, updates: list[Update]) -> str | None:
+    """With several hosts, a push checked here is published on the central repository under the same
+    lease as a save (the branch as this host's mirror has it); returns why not, or None when it was."""
+    from .gitrepo import GitRepo
+    from .remote import PushOutcome, Remote, RemoteUnavailable
+
+    remote = Remote(GitRepo(git_dir, branch), url)
+    for u in updates:
+        if u.ref != remote.ref:
+            continue
+        try:
+            outcome = remote.push(u.new, None if u.old == "0" * 40 else u.old, quarantined=True)
+        except RemoteUnavailable as e:
+            return f"{e}; try again later"
+        if outcome is PushOutcome.STALE:
+            with contextlib.suppress(RemoteUnavailable):
+                remote.fetch(wait=5.0)  # so that the pull the pusher is told to make brings the news
+            return "the wiki changed since you last pulled: pull (git pull --rebase), then push again"
+        if outcome is PushOutcome.REFUSED:
+            return "the central git server refused it"
+    return None
 
 
 if __name__ == "__main__":

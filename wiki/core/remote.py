@@ -11,21 +11,20 @@ from __future__ import annotations
 
 import enum
 import logging
+import os
 import subprocess
 import time
 from pathlib import Path
 
 from .gitrepo import ZERO, GitError, GitRepo, _git_env
+from .clock import SYSTEM_CLOCK, Clock
 from .locks import file_lock
 
 log = logging.getLogger(__name__)
 
 FETCH_TIMEOUT = 15.0
 PUSH_TIMEOUT = 30.0
-_UNREACHABLE_HINTS = ("Could not read from remote", "unable to connect", "Connection refused", "could not connect",
-                      "does not appear to be a git repository", "timed out", "Connection reset", "unable to access",
-                      "early EOF", "the remote end hung up", "Failed to connect", "Name or service not known",
-                      "No route to host", "Could not resolve host")
+_QUARANTINE = ("GIT_OBJECT_DIRECTORY", "GIT_ALTERNATE_OBJECT_DIRECTORIES", "GIT_QUARANTINE_PATH")
 
 
 class PushOutcome(enum.Enum):
@@ -53,7 +52,8 @@ class Remote:
         self.last_fetch: float | None = None  # time.time() of the last successful fetch
 
     @classmethod
-    def open_mirror(cls, path: str | Path, url: str, branch: str | None = None) -> "Remote":
+    def open_mirror(cls, path: str | Path, url: str, branch: str | None = None,
+                    clock: Clock = SYSTEM_CLOCK) -> "Remote":
         """This host's mirror of the remote, created (and fetched) when it does not exist yet.
 
         An empty remote gives an empty mirror: the first host to start publishes the welcome
@@ -64,7 +64,7 @@ class Remote:
             path.mkdir(parents=True, exist_ok=True)
             branch = branch or _remote_default_branch(url) or "main"
             _git(["init", "--bare", "-q", f"--initial-branch={branch}", str(path)])
-        repo = GitRepo(path, branch)
+        repo = GitRepo(path, branch, clock)
         _git(["--git-dir", str(repo.git_dir), "config", f"remote.{cls.NAME}.url", url])
         # the objects of a push the remote refused stay unreachable here; gc may drop them any time
         _git(["--git-dir", str(repo.git_dir), "config", "gc.pruneExpire", "now"])
@@ -76,7 +76,7 @@ class Remote:
     def ref(self) -> str:
         return self.repo.ref
 
-    def fetch(self, wait: bool | float = True) -> str | None:
+    def fetch(self, wait: bool | float = True, timeout: float = FETCH_TIMEOUT) -> str | None:
         """Bring the mirror's branch to the remote's; returns the head. Raises RemoteUnavailable.
 
         One fetch runs at a time on a host; `wait` bounds how long to wait for another one (when
@@ -89,7 +89,7 @@ class Remote:
                 return before
             for _ in range(50):
                 proc = self._run(["fetch", "--quiet", "--no-tags", "--no-write-fetch-head", self.NAME,
-                                  f"+{self.ref}:{self.ref}"], FETCH_TIMEOUT)
+                                  f"+{self.ref}:{self.ref}"], timeout)
                 if "cannot lock ref" not in proc.stderr:
                     break
                 time.sleep(0.01)  # a save is moving the mirror's branch right now
@@ -105,11 +105,16 @@ class Remote:
             log.debug("fetched %s: %s -> %s", self.ref, (before or "none")[:12], (head or "none")[:12])
         return head
 
-    def push(self, new: str, old: str | None) -> PushOutcome:
-        """Publish `new` if and only if the remote's branch is still at `old` (None: has no branch)."""
+    def push(self, new: str, old: str | None, quarantined: bool = False) -> PushOutcome:
+        """Publish `new` if and only if the remote's branch is still at `old` (None: has no branch).
+
+        `quarantined`: called from a pre-receive hook, whose new objects git keeps in quarantine
+        until the hook accepts them; the push reads them from there.
+        """
         lease = f"--force-with-lease={self.ref}:{old or ''}"
+        keep = _QUARANTINE if quarantined else ()
         proc = self._run(["push", "--porcelain", "--quiet", "--no-verify", lease, self.NAME, f"{new}:{self.ref}"],
-                         PUSH_TIMEOUT)
+                         PUSH_TIMEOUT, keep)
         report = proc.stdout + proc.stderr
         for line in proc.stdout.splitlines():
             if line.startswith(("*", " ", "+", "=")) and self.ref in line:
@@ -175,10 +180,12 @@ class Remote:
             return None
         return int(out.strip() or 0)
 
-    def _run(self, args: list[str], timeout: float) -> subprocess.CompletedProcess:
+    def _run(self, args: list[str], timeout: float, keep: tuple[str, ...] = ()) -> subprocess.CompletedProcess:
         cmd = ["git", f"--git-dir={self.repo.git_dir}", *args]
+        env = _git_env()
+        env.update({key: os.environ[key] for key in keep if key in os.environ})
         try:
-            return subprocess.run(cmd, capture_output=True, text=True, env=_git_env(), timeout=timeout)
+            return subprocess.run(cmd, capture_output=True, text=True, env=env, timeout=timeout)
         except subprocess.TimeoutExpired:
             raise RemoteUnavailable(f"the git server at {self.url} did not answer within {timeout:.0f} s") from None
 

@@ -21,7 +21,7 @@ from __future__ import annotations
 
 import hashlib
 import secrets
-import time
+import threading
 from dataclasses import dataclass, replace
 from datetime import datetime, timezone
 from typing import Callable, Iterable
@@ -33,6 +33,7 @@ from sqlalchemy.exc import IntegrityError
 from . import names
 from .access import Actor, Policy
 from .db import now, watch_feeds, watches
+from .clock import SYSTEM_CLOCK, Clock
 from .gitrepo import GitError, GitRepo, LogEntry, Person
 from .lru import LRU
 from .mail import Mailer
@@ -140,14 +141,18 @@ class WatchStore:
     """Watches in SQL, activity from git, notifications by mail (when the mailer is enabled)."""
 
     def __init__(self, engine: Engine, repo: GitRepo, users: UserStore, talk: TalkStore | None = None,
-                 policy: Callable[[], Policy] | None = None, mailer: Mailer | None = None) -> None:
+                 policy: Callable[[], Policy] | None = None, mailer: Mailer | None = None,
+                 clock: Clock = SYSTEM_CLOCK) -> None:
         self.engine = engine
+        self.clock = clock  # "seen" times are compared with commit times: the same clock wrote both
         self.repo = repo
         self.users = users
         self.talk = talk
         self.policy = policy
         self.mailer = mailer or Mailer()
         self._activity = LRU(1024)
+        self._last_stamp = 0
+        self._stamp_lock = threading.Lock()
 
     # -- rows ----------------------------------------------------------------
     def watches(self, user: "User | Actor | Who | int") -> list[Watch]:
@@ -163,6 +168,12 @@ class WatchStore:
                 watches.c.user_id == user_id, watches.c.page == page, watches.c.thread == (thread or ""))
             ).first() is not None
 
+    def _stamp(self) -> int:
+        """A row's write time in nanoseconds, by the shared clock (so the newest stamp is the last write)."""
+        with self._stamp_lock:
+            self._last_stamp = max(self._last_stamp + 1, int(self.clock.now() * 1e9))
+            return self._last_stamp
+
     def state(self, user_id: int) -> tuple[int, int]:
         """(count, newest stamp) of the user's rows: changes with every write to them."""
         with self.engine.connect() as conn:
@@ -173,7 +184,7 @@ class WatchStore:
     def watch(self, user_id: int, page: str, thread: str | None = None) -> bool:
         """Start watching (from now on: nothing older shows as new); False if already watching."""
         page = names.check_name(page)
-        return self._insert(user_id, page, thread, int(time.time()), self.repo.head())
+        return self._insert(user_id, page, thread, int(self.clock.now()), self.repo.head())
 
     def unwatch(self, user_id: int, page: str, thread: str | None = None) -> bool:
         """Stop watching the page (thread None: the page row and its thread rows) or one thread."""
@@ -190,7 +201,7 @@ class WatchStore:
                     return False
                 conn.execute(insert(watches).values(
                     user_id=user_id, page=page, thread=thread or "", seen_at=seen_at, seen_commit=seen_commit,
-                    stamp=time.time_ns(), created_at=now()))
+                    stamp=self._stamp(), created_at=now()))
             return True
         except IntegrityError:  # another request added it meanwhile
             return False
@@ -207,8 +218,8 @@ class WatchStore:
         query = update(watches).where(watches.c.user_id == user_id)
         if page is not None:
             query = query.where(watches.c.page == page)
-        values = dict(seen_at=max(int(time.time()), upto), seen_commit=head or self.repo.head(),
-                      stamp=time.time_ns())
+        values = dict(seen_at=max(int(self.clock.now()), upto), seen_commit=head or self.repo.head(),
+                      stamp=self._stamp())
         with self.engine.begin() as conn:
             return conn.execute(query.values(**values)).rowcount
 
@@ -342,7 +353,7 @@ class WatchStore:
                 if self._row(conn, user_id, new, thread) is not None:
                     conn.execute(delete(watches).where(watches.c.user_id == user_id, watches.c.page == old,
                                                        watches.c.thread == thread))
-            conn.execute(update(watches).where(watches.c.page == old).values(page=new, stamp=time.time_ns()))
+            conn.execute(update(watches).where(watches.c.page == old).values(page=new, stamp=self._stamp()))
         return len(moving)
 
     def after_comment(self, user: "User | Actor", page: str, thread_id: str, comment_body: str,
@@ -390,7 +401,7 @@ class WatchStore:
             found = self.repo.log(head, f"{talk_folder(page)}/{thread_id}/", limit=1) if head else []
             commit = found[0].sha if found else None
         if commit is None:
-            return int(time.time()) - 1, None
+            return int(self.clock.now()) - 1, None
         c = self.repo.commit(commit)
         return c.time - 1, (c.parents[0] if c.parents else None)
 
@@ -401,7 +412,7 @@ class WatchStore:
         with self.engine.begin() as conn:
             conn.execute(update(watches).where(
                 watches.c.user_id == user_id, watches.c.page == page, watches.c.thread == thread,
-                watches.c.seen_at > seen_at).values(seen_at=seen_at, seen_commit=seen_commit, stamp=time.time_ns()))
+                watches.c.seen_at > seen_at).values(seen_at=seen_at, seen_commit=seen_commit, stamp=self._stamp()))
 
     def _mail(self, target: User, who: Who, reason: str, page: str, thread_id: str, body: str,
               link: str | None) -> None:

@@ -11,6 +11,7 @@ from urllib.parse import quote
 from sqlalchemy.engine import Engine
 
 from .access import Policy, RuleStore
+from .clock import SYSTEM_CLOCK, Clock, DatabaseClock
 from .bootstrap import init_repository, write_welcome
 from .db import database_url, make_engine, migrate
 from .gitrepo import GitRepo, Person
@@ -73,13 +74,15 @@ class Wiki:
     talk_policy: str = "user"  # who may comment: "user" (anyone logged in who may read) or "editor"
     mailer: Mailer = field(default_factory=Mailer)  # disabled (sends nothing) without an SMTP host
     statuses: tuple[str, ...] = DEFAULT_STATUSES
+    clock: Clock = SYSTEM_CLOCK  # with several hosts, the database's
     remote: Remote | None = None  # with several hosts: the central repository this host mirrors
     follower: MirrorFollower | None = None  # with several hosts: keeps the mirror in step (started by follow())
     watches: WatchStore = field(init=False)
     status: StatusBoard = field(init=False)
 
     def __post_init__(self) -> None:
-        self.watches = WatchStore(self.engine, self.repo, self.users, self.talk, self.policy, self.mailer)
+        self.watches = WatchStore(self.engine, self.repo, self.users, self.talk, self.policy, self.mailer,
+                                  self.clock)
         self.status = StatusBoard(self.pages, self.talk, self.statuses)
 
     @classmethod
@@ -95,10 +98,12 @@ class Wiki:
         data = Path(data_dir)
         data.mkdir(parents=True, exist_ok=True)
         remote = follower = None
+        clock: Clock = SYSTEM_CLOCK
         if remote_url:  # several hosts: a mirror of the central repository, saves pushed to it
-            remote = Remote.open_mirror(repo_path, remote_url, branch)
-            repo = remote.repo
             engine = open_database(data, database)
+            clock = DatabaseClock(engine)
+            remote = Remote.open_mirror(repo_path, remote_url, branch, clock)
+            repo = remote.repo
             registry = HeadRegistry(engine, repo.ref)
             pages = PageStore(repo, RemoteBranch(remote, registry))
             if repo.head() is None:
@@ -120,7 +125,7 @@ class Wiki:
             search.ensure_built()
         return cls(repo, pages, renderer, anonymous, engine, UserStore(engine), RuleStore(engine),
                    History(repo), search, TalkStore(pages), read_policy, write_policy, talk_policy,
-                   mailer=Mailer(mail), statuses=tuple(statuses), remote=remote, follower=follower)
+                   mailer=Mailer(mail), statuses=tuple(statuses), clock=clock, remote=remote, follower=follower)
 
     @classmethod
     def from_settings(cls, settings: Mapping[str, Any], url_prefix: str = "", build_search: bool = True) -> "Wiki":

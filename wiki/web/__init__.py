@@ -28,7 +28,9 @@ def init_app(app: Flask) -> None:
     metrics.init_app(app)
     health.init_app(app)
     protection.init_app(app)
-    ratelimit.init_app(app, wiki.engine)
+    from . import hosts  # several hosts: read-your-writes
+    hosts.init_app(app)
+    ratelimit.init_app(app, wiki.engine, wiki.clock)
     templating.init_app(app)
     errors.init_app(app)
     auth.init_app(app)

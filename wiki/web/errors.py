@@ -4,13 +4,15 @@ from __future__ import annotations
 
 import logging
 
-from flask import Flask, g, jsonify, render_template, request
+from flask import Flask, current_app, g, jsonify, render_template, request
 from flask_wtf.csrf import CSRFError
 from werkzeug.exceptions import HTTPException
 
 import errno
 
 from ..core.gitrepo import Busy, GitError, UnknownRevision
+from ..core.hosts import DatabaseUnavailable
+from ..core.remote import RemoteRefused, RemoteUnavailable
 from ..core.names import BadPageName
 from ..core.pages import BadContent, PageNotFound, PageTooLarge
 
@@ -27,6 +29,23 @@ def error_response(status: int, error: str, detail: str = ""):
     if wants_json():
         return jsonify(error=error, detail=detail), status
     return render_template("error.html", status=status, error=error, detail=detail), status
+
+
+def not_saved(status: int, title: str, detail: str, retry_after: int | None = None):
+    """A change that could not be made: say why and hand back what the visitor sent (the form's
+    text, or the API body's markdown as `yours`), so nothing typed is lost."""
+    if wants_json():
+        body = request.get_json(silent=True) if request.is_json else None
+        yours = body.get("markdown") if isinstance(body, dict) else None
+        response = jsonify(error=title, detail=detail, **({"yours": yours} if isinstance(yours, str) else {}))
+    else:
+        text = request.form.get("text") if request.method == "POST" else None
+        response = current_app.make_response(render_template("error.html", status=status, error=title,
+                                                              detail=detail, kept_text=text))
+    response.status_code = status
+    if retry_after is not None:
+        response.headers["Retry-After"] = str(retry_after)
+    return response
 
 
 def bearer_challenge() -> str:
@@ -77,9 +96,26 @@ def init_app(app: Flask) -> None:
 
     @app.errorhandler(Busy)
     def busy(e: Busy):
-        response = error_response(503, "Too busy to save", str(e))
-        response[0].headers["Retry-After"] = "1"
-        return response
+        return not_saved(503, "Too busy to save", str(e), retry_after=1)
+
+    @app.errorhandler(RemoteUnavailable)
+    def remote_unavailable(e: RemoteUnavailable):
+        log.error("saving failed: %s", e)
+        return not_saved(503, "The wiki's git server cannot be reached",
+                          "Nothing was saved; reading goes on. Try again in a moment.",
+                          retry_after=5)
+
+    @app.errorhandler(DatabaseUnavailable)
+    def database_unavailable(e: DatabaseUnavailable):
+        log.error("saving failed: %s", e)
+        return not_saved(503, "The wiki's database cannot be reached",
+                         "Nothing was saved; reading goes on. Try again in a moment.",
+                         retry_after=5)
+
+    @app.errorhandler(RemoteRefused)
+    def remote_refused(e: RemoteRefused):
+        log.error("%s", e)
+        return not_saved(503, "The wiki's git server refused the change", str(e))
 
     @app.errorhandler(OSError)
     def storage_error(e: OSError):
@@ -92,11 +128,8 @@ def init_app(app: Flask) -> None:
             log.exception("storage error")
             status, title = 503, "The wiki could not write to its storage"
         log.error("%s: %s", title, e)
-        detail = "Nothing was saved and nothing was damaged; try again once an administrator has fixed it."
-        if wants_json():
-            return jsonify(error=title, detail=detail), status
-        text = request.form.get("text") if request.method == "POST" else None
-        return render_template("error.html", status=status, error=title, detail=detail, kept_text=text), status
+        return not_saved(status, title,
+                         "Nothing was saved and nothing was damaged; try again once an administrator has fixed it.")
 
     @app.errorhandler(HTTPException)
     def http_error(e: HTTPException):

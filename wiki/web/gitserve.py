@@ -133,6 +133,10 @@ def _backend(wiki, actor: Actor, rest: str, service: str) -> Response:
         "GIT_COMMITTER_EMAIL": actor.email or "tacit@localhost",
         **child_environment({}),  # the hook logs in the wiki's format and level
     }
+    if wiki.remote is not None:  # several hosts: the hook publishes a push on the central repository
+        env["TACIT_REMOTE"] = wiki.remote.url
+        if service == "git-upload-pack" and rest.startswith("info/refs") and wiki.follower is not None:
+            wiki.follower.catch_up(wait=1.0, timeout=5.0)  # a clone or pull gets what the other hosts published
     if request.content_length is not None:
         env["CONTENT_LENGTH"] = str(request.content_length)
     config = ["-c", "receive.denyNonFastForwards=true", "-c", "receive.denyDeletes=true",
@@ -158,7 +162,7 @@ def _backend(wiki, actor: Actor, rest: str, service: str) -> Response:
     feeder.start()
     status, headers = _read_cgi_headers(proc.stdout)
     pushed = request.method == "POST" and service == "git-receive-pack"
-    search = wiki.search
+    search, follower = wiki.search, wiki.follower
     answer = bytearray()  # a push's answer (progress and git's report, small): its outcome is counted
 
     def stream() -> Iterator[bytes]:
@@ -180,6 +184,8 @@ def _backend(wiki, actor: Actor, rest: str, service: str) -> Response:
                 if err:
                     log.log(logging.WARNING if proc.returncode else logging.INFO, "git http-backend: %s", err)
             if pushed:
+                if follower is not None:
+                    follower.announce()  # the other hosts fetch it at once
                 search.catch_up_soon()  # the index reflects the push within a second
                 outcome = push_outcome(bytes(answer))
                 if outcome is not None:

@@ -39,5 +39,5 @@ def ready():
 
 def init_app(app: Flask) -> None:
     wiki = app.extensions["tacit"]
-    app.extensions["tacit.health"] = HealthCheck(wiki.repo, wiki.engine, wiki.search)
+    app.extensions["tacit.health"] = HealthCheck(wiki.repo, wiki.engine, wiki.search, follower=wiki.follower)
     app.register_blueprint(bp)

@@ -8,8 +8,6 @@ Only the login form consults it, so no other request pays for it.
 
 from __future__ import annotations
 
-import time
-
 from flask import current_app, request
 from limits import parse
 from limits.storage import Storage
@@ -19,6 +17,7 @@ from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import Engine
 from sqlalchemy.exc import SQLAlchemyError
 
+from ..core.clock import SYSTEM_CLOCK, Clock
 from ..core.db import rate_limits
 
 
@@ -26,11 +25,12 @@ class SQLStorage(Storage):
     STORAGE_SCHEME = ["tacit-sql"]
 
     def __init__(self, uri: str | None = None, wrap_exceptions: bool = False, engine: Engine | None = None,
-                 **options) -> None:
+                 clock: Clock = SYSTEM_CLOCK, **options) -> None:
         super().__init__(uri, wrap_exceptions=wrap_exceptions)
         if engine is None:
             raise ValueError("SQLStorage needs the wiki's engine")
         self.engine = engine
+        self.clock = clock  # windows are shared by every host: they end by one clock
 
     @property
     def base_exceptions(self):
@@ -40,7 +40,7 @@ class SQLStorage(Storage):
         """Count a hit; limits before 5.0 pass `elastic_expiry` (always False for a fixed window)."""
         if elastic_expiry:
             raise NotImplementedError("the SQL storage counts fixed windows only")
-        now = int(time.time())
+        now = int(self.clock.now())
         table = rate_limits
         dialect = {"sqlite": sqlite, "postgresql": postgresql}.get(self.engine.dialect.name)
         with self.engine.begin() as conn:
@@ -64,12 +64,12 @@ class SQLStorage(Storage):
     def get(self, key: str) -> int:
         with self.engine.connect() as conn:
             row = conn.execute(select(rate_limits).where(rate_limits.c.key == key)).first()
-        return row.count if row is not None and row.expires_at > time.time() else 0
+        return row.count if row is not None and row.expires_at > self.clock.now() else 0
 
     def get_expiry(self, key: str) -> float:
         with self.engine.connect() as conn:
             row = conn.execute(select(rate_limits.c.expires_at).where(rate_limits.c.key == key)).first()
-        return float(row.expires_at) if row is not None else time.time()
+        return float(row.expires_at) if row is not None else self.clock.now()
 
     def check(self) -> bool:
         try:
@@ -91,8 +91,9 @@ class SQLStorage(Storage):
 class LoginThrottle:
     """Failed logins per account name and per client address, as configured."""
 
-    def __init__(self, engine: Engine) -> None:
-        self.limiter = FixedWindowRateLimiter(SQLStorage(engine=engine))
+    def __init__(self, engine: Engine, clock: Clock = SYSTEM_CLOCK) -> None:
+        self.clock = clock
+        self.limiter = FixedWindowRateLimiter(SQLStorage(engine=engine, clock=clock))
 
     def _limits(self, name: str | None = None):
         name = (request.form.get("name", "") if name is None else name).strip().casefold()[:200]
@@ -105,7 +106,7 @@ class LoginThrottle:
         """Seconds until another attempt is allowed, or None if one is allowed now.
 
         `name` is the account name tried (default: the login form's)."""
-        waits = [self.limiter.get_window_stats(item, *key).reset_time - time.time()
+        waits = [self.limiter.get_window_stats(item, *key).reset_time - self.clock.now()
                  for item, key in self._limits(name) if not self.limiter.test(item, *key)]
         return max(1, int(max(waits)) + 1) if waits else None
 
@@ -114,8 +115,8 @@ class LoginThrottle:
             self.limiter.hit(item, *key)
 
 
-def init_app(app, engine: Engine) -> None:
-    app.extensions["tacit.login_throttle"] = LoginThrottle(engine)
+def init_app(app, engine: Engine, clock: Clock = SYSTEM_CLOCK) -> None:
+    app.extensions["tacit.login_throttle"] = LoginThrottle(engine, clock)
 
 
 def login_throttle() -> LoginThrottle:
