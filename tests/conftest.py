@@ -27,6 +27,26 @@ def test_data(name: str) -> Path:
 test_data.__test__ = False  # a helper, not a test
 
 
+@pytest.fixture(scope="session")
+def postgres():
+    """A real PostgreSQL cluster for the run (tests make a database each with create_database)."""
+    from .services import PostgresCluster
+
+    cluster = PostgresCluster()
+    yield cluster
+    cluster.close()
+
+
+@pytest.fixture(scope="session")
+def git_server(tmp_path_factory):
+    """A real git server (git daemon) for the run (tests make a bare repository each with create)."""
+    from .services import GitServer
+
+    server = GitServer(tmp_path_factory.mktemp("git-server"))
+    yield server
+    server.close()
+
+
 def shared_file(name: str) -> Path:
     """A large corpus of ../shared/corpora beside the checkout. Absent on a plain clone, where the
     tests that need it skip; with WIKI_TESTS_REQUIRE_CORPORA=1 (CI) a missing corpus fails instead."""

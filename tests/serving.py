@@ -40,8 +40,8 @@ class WikiServer:
         self.repo = self.tmp / "repo"
         self.data = self.tmp / "data"
         self.workers, self.threads = workers, threads
-        self.env = dict(os.environ, WIKI_REPO=str(self.repo), WIKI_DATA=str(self.data), **settings)
-        self.env.pop("WIKI_DATABASE_URL", None)
+        inherited = {k: v for k, v in os.environ.items() if k != "WIKI_DATABASE_URL"}  # SQLite unless given
+        self.env = dict(inherited, WIKI_REPO=str(self.repo), WIKI_DATA=str(self.data), **settings)
         self.port = free_port()
         self.base = f"http://127.0.0.1:{self.port}"
         self.proc: subprocess.Popen | None = None
@@ -60,6 +60,7 @@ class WikiServer:
         args = [sys.executable, "-m", "wiki", "serve", "--port", str(self.port), "--workers", str(self.workers)]
         if self.threads > 1:
             args += ["--threads", str(self.threads)]
+        self.tmp.mkdir(parents=True, exist_ok=True)
         self.log = self.tmp / "server.log"
         with open(self.log, "ab") as log:  # a file, not a pipe: nobody reads a pipe and a full one blocks
             self.proc = subprocess.Popen(args, env=self.env, stdout=log, stderr=subprocess.STDOUT,

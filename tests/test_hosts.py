@@ -18,24 +18,9 @@ from wiki.core.hosts import DatabaseUnavailable
 from wiki.core.remote import PushOutcome, Remote, RemoteUnavailable
 from wiki.core.wiki import Wiki
 
-from .services import GitServer, PostgresCluster
 
 ADA = Person("Ada", "ada@example.org")
 BOB = Person("Bob", "bob@example.org")
-
-
-@pytest.fixture(scope="module")
-def postgres():
-    cluster = PostgresCluster()
-    yield cluster
-    cluster.close()
-
-
-@pytest.fixture(scope="module")
-def git_server(tmp_path_factory):
-    server = GitServer(tmp_path_factory.mktemp("git-server"))
-    yield server
-    server.close()
 
 
 @pytest.fixture

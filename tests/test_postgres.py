@@ -1,52 +1,13 @@
 """PostgreSQL works unchanged: a real server in a temporary cluster."""
 
-import os
-import shutil
-import socket
-import subprocess
-import tempfile
-from pathlib import Path
-
 import pytest
 
 from wiki.core.db import SCHEMA_HEAD
 
-from .system import ensure_package
 
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-@pytest.fixture(scope="module")
-def postgres_url():
-    initdb = ensure_package("/usr/lib/postgresql/*/bin/initdb", "postgresql")
-    bindir = Path(initdb).parent
-    # its own folder under /tmp: pytest's folders are private to root, and the server runs as postgres
-    root = Path(tempfile.mkdtemp(prefix="tacit-pg-"))
-    data, sockets = root / "data", root / "sockets"
-    sockets.mkdir()
-    as_postgres: list[str] = []
-    if os.geteuid() == 0:  # initdb refuses to run as root
-        as_postgres = ["runuser", "-u", "postgres", "--"]
-        shutil.chown(root, "postgres")
-        shutil.chown(sockets, "postgres")
-    subprocess.run(as_postgres + [str(initdb), "-D", str(data), "-U", "wiki", "--auth=trust", "-E", "UTF8"],
-                   check=True, capture_output=True)
-    port = _free_port()
-    subprocess.run(as_postgres + [str(bindir / "pg_ctl"), "-D", str(data), "-w", "-l", str(root / "log"),
-                                  "-o", f"-p {port} -k {sockets} -c listen_addresses=127.0.0.1", "start"],
-                   check=True, capture_output=True)
-    try:
-        subprocess.run(as_postgres + [str(bindir / "createdb"), "-h", str(sockets), "-p", str(port), "-U", "wiki",
-                                      "tacit"], check=True, capture_output=True)
-        yield f"postgresql+psycopg://wiki@127.0.0.1:{port}/tacit"
-    finally:
-        subprocess.run(as_postgres + [str(bindir / "pg_ctl"), "-D", str(data), "-m", "immediate", "stop"],
-                       capture_output=True)
-        shutil.rmtree(root, ignore_errors=True)
+@pytest.fixture
+def postgres_url(postgres):
+    return postgres.create_database("accounts")
 
 
 def test_the_wiki_runs_on_postgresql(postgres_url, tmp_path):

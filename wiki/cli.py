@@ -9,6 +9,9 @@ import click
 
 from .config import load_config
 from .core.bootstrap import NotAGitRepository, init_repository
+from .core.gitrepo import GitError
+from .core.hosts import DatabaseUnavailable
+from .core.remote import RemoteUnavailable
 from .core.gitrepo import Person
 from .logconfig import gunicorn_options, install_unless_configured
 
@@ -70,11 +73,16 @@ def serve(host: str, port: int, workers: int | None, threads: int, dev: bool) ->
 
 def _open_repository(settings: dict):
     """Open or create the content repository and refresh its commit-graph."""
-    author = Person(settings["WIKI_ANONYMOUS_NAME"], settings["WIKI_ANONYMOUS_EMAIL"])
-    try:
-        repo, created = init_repository(settings["WIKI_REPO"], author)
-    except NotAGitRepository as e:
-        raise click.ClickException(str(e)) from None
+    if settings.get("WIKI_REMOTE"):  # several hosts: WIKI_REPO is this host's mirror of the git server
+        wiki = _wiki(build_search=False)
+        repo, created = wiki.repo, False
+        wiki.close()
+    else:
+        author = Person(settings["WIKI_ANONYMOUS_NAME"], settings["WIKI_ANONYMOUS_EMAIL"])
+        try:
+            repo, created = init_repository(settings["WIKI_REPO"], author)
+        except NotAGitRepository as e:
+            raise click.ClickException(str(e)) from None
     repo.maintain()
     return repo, created
 
@@ -100,7 +108,7 @@ def _wiki(build_search: bool = True):
     settings = _settings()
     try:
         return Wiki.from_settings(settings, build_search=build_search)
-    except NotAGitRepository as e:
+    except (NotAGitRepository, GitError, RemoteUnavailable, DatabaseUnavailable) as e:
         raise click.ClickException(str(e)) from None
 
 

@@ -28,7 +28,7 @@ from typing import Iterable
 
 from sqlalchemy import delete, insert, select, update
 from sqlalchemy.engine import Engine
-from sqlalchemy.exc import IntegrityError
+from sqlalchemy.exc import IntegrityError, SQLAlchemyError
 
 from . import names
 from .db import access_rules
@@ -188,8 +188,14 @@ class RuleStore:
         with self._lock:
             if self._cached and self._cached[0] > time.monotonic():
                 return self._cached[1]
-        with self.engine.connect() as conn:
-            rows = conn.execute(select(access_rules).order_by(access_rules.c.path)).fetchall()
+        try:
+            with self.engine.connect() as conn:
+                rows = conn.execute(select(access_rules).order_by(access_rules.c.path)).fetchall()
+        except SQLAlchemyError:
+            if self._cached is None:
+                raise
+            # the database is down: nobody can change a rule meanwhile, so the last ones read still hold
+            return self._cached[1]
         found = [Rule(r.id, r.path, parse_principals(r.read), parse_principals(r.write)) for r in rows]
         with self._lock:
             self._cached = (time.monotonic() + self.ttl, found)

@@ -283,12 +283,24 @@ CHECKOUT_HOOK = """#!/bin/sh
 exec "{python}" -m wiki.core.receive checkout "$1"
 """
 
+FORWARD_HOOK = """#!/bin/sh
+# Written by Tacit: with several hosts, publishes a checked push on the central git server while git
+# holds the lock of the mirror's ref (so no fetch moves it between the two), or aborts the update.
+[ "$1" = prepared ] || exit 0
+exec "{python}" -m wiki.core.receive forward
+"""
 
-def install_hooks(data_dir: str | os.PathLike) -> Path:
-    """The hooks folder git is pointed at (core.hooksPath) when serving pushes; written each start."""
-    folder = Path(data_dir) / "githooks"
+
+def install_hooks(data_dir: str | os.PathLike, remote: bool = False) -> Path:
+    """The hooks folder git is pointed at (core.hooksPath) when serving pushes; written each start.
+
+    With several hosts (`remote`), its own folder also has the reference-transaction hook that
+    publishes the push on the central git server."""
+    folder = Path(data_dir) / ("githooks-remote" if remote else "githooks")
     folder.mkdir(parents=True, exist_ok=True)
-    for name, template in (("pre-receive", HOOK), ("push-to-checkout", CHECKOUT_HOOK)):
+    hooks = [("pre-receive", HOOK)] + ([("reference-transaction", FORWARD_HOOK)] if remote
+                                       else [("push-to-checkout", CHECKOUT_HOOK)])
+    for name, template in hooks:
         hook = folder / name
         text = template.format(python=sys.executable)
         if not hook.exists() or hook.read_text() != text:
@@ -342,12 +354,6 @@ def main() -> int:
         if len(problems) > 50:
             print(f"  … and {len(problems) - 50} more", file=sys.stderr)
         return 1
-    if env.get("TACIT_REMOTE"):
-        refused = forward_to_remote(git_dir, env["TACIT_BRANCH"], env["TACIT_REMOTE"], updates)
-        if refused:
-            log.info("push by %s not published: %s", who, refused, extra={"user": who})
-            print(f"Tacit refused this push; nothing was changed: {refused}", file=sys.stderr)
-            return 1
     for u in updates:
         log.info("push by %s accepted: %s %s..%s", who, u.ref, u.old[:12], u.new[:12],
                  extra={"user": who, "ref": u.ref, "old": u.old, "new": u.new})
@@ -365,7 +371,7 @@ def forward_to_remote(git_dir: str, branch: str, url: str, updates: list[Update]
         if u.ref != remote.ref:
             continue
         try:
-            outcome = remote.push(u.new, None if u.old == "0" * 40 else u.old, quarantined=True)
+            outcome = remote.push(u.new, None if u.old == ZERO else u.old)
         except RemoteUnavailable as e:
             return f"{e}; try again later"
         if outcome is PushOutcome.STALE:
@@ -377,7 +383,27 @@ def forward_to_remote(git_dir: str, branch: str, url: str, updates: list[Update]
     return None
 
 
+def forward_hook() -> int:
+    """The reference-transaction hook (state "prepared") with several hosts: the updates git is about to
+    make to the mirror are first published on the central git server, or git is told to abort them."""
+    _log_to_operator()
+    updates = []
+    for line in sys.stdin.read().splitlines():
+        parts = line.split()
+        if len(parts) == 3:
+            updates.append(Update(*parts))
+    env = os.environ
+    refused = forward_to_remote(env.get("GIT_DIR", "."), env["TACIT_BRANCH"], env["TACIT_REMOTE"], updates)
+    if refused:
+        log.info("push not published: %s", refused)
+        print(f"Tacit refused this push; nothing was changed: {refused}", file=sys.stderr)
+        return 1
+    return 0
+
+
 if __name__ == "__main__":
     if sys.argv[1:2] == ["checkout"] and len(sys.argv) == 3:
         sys.exit(checkout_hook(sys.argv[2]))
+    if sys.argv[1:2] == ["forward"]:
+        sys.exit(forward_hook())
     sys.exit(main())

@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import enum
 import logging
-import os
 import subprocess
 import time
 from pathlib import Path
@@ -24,7 +23,6 @@ log = logging.getLogger(__name__)
 
 FETCH_TIMEOUT = 15.0
 PUSH_TIMEOUT = 30.0
-_QUARANTINE = ("GIT_OBJECT_DIRECTORY", "GIT_ALTERNATE_OBJECT_DIRECTORIES", "GIT_QUARANTINE_PATH")
 
 
 class PushOutcome(enum.Enum):
@@ -65,12 +63,32 @@ class Remote:
             branch = branch or _remote_default_branch(url) or "main"
             _git(["init", "--bare", "-q", f"--initial-branch={branch}", str(path)])
         repo = GitRepo(path, branch, clock)
-        _git(["--git-dir", str(repo.git_dir), "config", f"remote.{cls.NAME}.url", url])
+        _configure(repo.git_dir, f"remote.{cls.NAME}.url", url)
         # the objects of a push the remote refused stay unreachable here; gc may drop them any time
-        _git(["--git-dir", str(repo.git_dir), "config", "gc.pruneExpire", "now"])
+        _configure(repo.git_dir, "gc.pruneExpire", "now")
         remote = cls(repo, url)
+        local = repo.head()
+        if local is not None:
+            remote._check_not_ahead(local)
         remote.fetch()
         return remote
+
+    def _check_not_ahead(self, local: str) -> None:
+        """A mirror whose branch the remote lacks: an existing wiki moving onto an empty git server is
+        published there (under an empty lease); one whose history the remote does not contain is refused."""
+        actual = self.remote_head()
+        if actual is None and self.push(local, None) is PushOutcome.ACCEPTED:
+            log.info("published the existing wiki at %s on the empty git server %s", self.repo.path, self.url)
+            return
+        actual = self.remote_head()
+        if actual == local:
+            return
+        self._run(["fetch", "--quiet", "--no-tags", "--no-write-fetch-head", self.NAME,
+                   f"+{self.ref}:refs/tacit/server"], FETCH_TIMEOUT)
+        if actual is None or not self.repo.is_ancestor(local, actual):
+            raise GitError(f"{self.repo.path} has commits that the git server at {self.url} lacks (its branch "
+                           f"{self.repo.branch} is not behind the server's): push them there first, or start "
+                           "this host with an empty WIKI_REPO")
 
     @property
     def ref(self) -> str:
@@ -87,12 +105,12 @@ class Remote:
         with file_lock(self.repo.git_dir / "tacit-fetch.lock", wait=wait) as taken:
             if not taken:
                 return before
-            for _ in range(50):
+            for _ in range(100):
                 proc = self._run(["fetch", "--quiet", "--no-tags", "--no-write-fetch-head", self.NAME,
                                   f"+{self.ref}:{self.ref}"], timeout)
                 if "cannot lock ref" not in proc.stderr:
                     break
-                time.sleep(0.01)  # a save is moving the mirror's branch right now
+                time.sleep(0.05)  # a save or a push is moving the mirror's branch right now
         if proc.returncode != 0:
             detail = proc.stderr.strip()
             if "couldn't find remote ref" in detail:  # an empty remote: nothing to follow yet
@@ -105,16 +123,11 @@ class Remote:
             log.debug("fetched %s: %s -> %s", self.ref, (before or "none")[:12], (head or "none")[:12])
         return head
 
-    def push(self, new: str, old: str | None, quarantined: bool = False) -> PushOutcome:
-        """Publish `new` if and only if the remote's branch is still at `old` (None: has no branch).
-
-        `quarantined`: called from a pre-receive hook, whose new objects git keeps in quarantine
-        until the hook accepts them; the push reads them from there.
-        """
+    def push(self, new: str, old: str | None) -> PushOutcome:
+        """Publish `new` if and only if the remote's branch is still at `old` (None: has no branch)."""
         lease = f"--force-with-lease={self.ref}:{old or ''}"
-        keep = _QUARANTINE if quarantined else ()
         proc = self._run(["push", "--porcelain", "--quiet", "--no-verify", lease, self.NAME, f"{new}:{self.ref}"],
-                         PUSH_TIMEOUT, keep)
+                         PUSH_TIMEOUT)
         report = proc.stdout + proc.stderr
         for line in proc.stdout.splitlines():
             if line.startswith(("*", " ", "+", "=")) and self.ref in line:
@@ -180,12 +193,10 @@ class Remote:
             return None
         return int(out.strip() or 0)
 
-    def _run(self, args: list[str], timeout: float, keep: tuple[str, ...] = ()) -> subprocess.CompletedProcess:
+    def _run(self, args: list[str], timeout: float) -> subprocess.CompletedProcess:
         cmd = ["git", f"--git-dir={self.repo.git_dir}", *args]
-        env = _git_env()
-        env.update({key: os.environ[key] for key in keep if key in os.environ})
         try:
-            return subprocess.run(cmd, capture_output=True, text=True, env=env, timeout=timeout)
+            return subprocess.run(cmd, capture_output=True, text=True, env=_git_env(), timeout=timeout)
         except subprocess.TimeoutExpired:
             raise RemoteUnavailable(f"the git server at {self.url} did not answer within {timeout:.0f} s") from None
 
@@ -199,6 +210,23 @@ def _remote_default_branch(url: str) -> str | None:
         if line.startswith("ref: refs/heads/"):
             return line.split()[1][len("refs/heads/"):]
     return None
+
+
+def _configure(git_dir: Path, key: str, value: str) -> None:
+    """Set a config value unless it is set so already (every worker of every host opens the mirror)."""
+    for _ in range(50):
+        current = subprocess.run(["git", "--git-dir", str(git_dir), "config", "--get", key], capture_output=True,
+                                 text=True, env=_git_env()).stdout.strip()
+        if current == value:
+            return
+        proc = subprocess.run(["git", "--git-dir", str(git_dir), "config", key, value], capture_output=True,
+                              text=True, env=_git_env())
+        if proc.returncode == 0:
+            return
+        if "could not lock config file" not in proc.stderr:
+            raise GitError("git config failed", proc.stderr.strip())
+        time.sleep(0.02)  # another process is writing it
+    raise GitError("git config failed", f"{key}: the config file stayed locked")
 
 
 def _git(args: list[str]) -> None:

@@ -27,7 +27,7 @@ def init_app(app: Flask) -> None:
     from . import health, metrics  # probes, and every request timed
     metrics.init_app(app)
     health.init_app(app)
-    protection.init_app(app)
+    protection.init_app(app, wiki.clock)
     from . import hosts  # several hosts: read-your-writes
     hosts.init_app(app)
     ratelimit.init_app(app, wiki.engine, wiki.clock)

@@ -6,6 +6,7 @@ import logging
 
 from flask import Flask, current_app, g, jsonify, render_template, request
 from flask_wtf.csrf import CSRFError
+from sqlalchemy.exc import InterfaceError, InvalidatePoolError, OperationalError
 from werkzeug.exceptions import HTTPException
 
 import errno
@@ -111,6 +112,15 @@ def init_app(app: Flask) -> None:
         return not_saved(503, "The wiki's database cannot be reached",
                          "Nothing was saved; reading goes on. Try again in a moment.",
                          retry_after=5)
+
+    @app.errorhandler(OperationalError)
+    @app.errorhandler(InterfaceError)
+    @app.errorhandler(InvalidatePoolError)
+    def database_error(e: Exception):
+        log.error("the database cannot be reached: %s", str(e).splitlines()[0] if str(e) else type(e).__name__)
+        return not_saved(503, "The wiki's database cannot be reached",
+                         "Logging in, accounts and saving wait for it; pages open to everyone can still be read. "
+                         "Try again in a moment.", retry_after=5)
 
     @app.errorhandler(RemoteRefused)
     def remote_refused(e: RemoteRefused):

@@ -145,8 +145,8 @@ def _backend(wiki, actor: Actor, rest: str, service: str) -> Response:
     if service == "git-receive-pack":
         # updateInstead: a push to a checked-out branch goes through the push-to-checkout hook,
         # which updates the checkout (or refuses the push rather than overwrite local edits)
-        config += ["-c", f"core.hooksPath={install_hooks(current_app.config['WIKI_DATA'])}",
-                   "-c", "receive.denyCurrentBranch=updateInstead"]
+        hooks = install_hooks(current_app.config["WIKI_DATA"], remote=wiki.remote is not None)
+        config += ["-c", f"core.hooksPath={hooks}", "-c", "receive.denyCurrentBranch=updateInstead"]
     log_fd = _log_descriptor() if service == "git-receive-pack" else None
     if log_fd is not None:  # git sends the hook's stderr to the pusher: its log lines go here instead
         env[HOOK_FD_VARIABLE] = str(log_fd)

@@ -14,7 +14,9 @@ from flask import Flask, abort, g, request
 from flask.sessions import SecureCookieSessionInterface
 from flask_login import current_user
 from flask_login.config import COOKIE_NAME as REMEMBER_COOKIE
+from itsdangerous import TimestampSigner
 
+from ..core.clock import SYSTEM_CLOCK, Clock
 from . import csrf
 from .errors import API_PREFIX
 
@@ -34,7 +36,22 @@ SECURITY_HEADERS = (
 
 
 class _SessionInterface(SecureCookieSessionInterface):
-    """Mark the session cookie Secure whenever the request came over HTTPS."""
+    """Mark the session cookie Secure whenever the request came over HTTPS, and date it by the wiki's
+    clock: a session signed on a host whose clock runs ahead would otherwise be refused by the others
+    as signed in the future (with several hosts the clock is the database's)."""
+
+    def __init__(self, clock: Clock = SYSTEM_CLOCK) -> None:
+        class ClockSigner(TimestampSigner):
+            def get_timestamp(self) -> int:
+                return int(clock.now())
+
+        self._signer = ClockSigner
+
+    def get_signing_serializer(self, app: Flask):
+        serializer = super().get_signing_serializer(app)
+        if serializer is not None:
+            serializer.signer = self._signer
+        return serializer
 
     def get_cookie_secure(self, app: Flask) -> bool:
         return bool(app.config.get("SESSION_COOKIE_SECURE")) or request.is_secure
@@ -46,9 +63,9 @@ def sends_login_cookie(app: Flask) -> bool:
     return any(name in request.cookies for name in names)
 
 
-def init_app(app: Flask) -> None:
+def init_app(app: Flask, clock: Clock = SYSTEM_CLOCK) -> None:
     app.config["WTF_CSRF_CHECK_DEFAULT"] = False  # checked below, so bearer-token calls can skip it
-    app.session_interface = _SessionInterface()
+    app.session_interface = _SessionInterface(clock)
 
     @app.before_request
     def _token_and_csrf() -> None:
