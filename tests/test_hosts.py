@@ -193,3 +193,25 @@ def test_remote_open_mirror_of_an_existing_repository(tmp_path, git_server):
     git("-C", str(work), "push", "-q", "origin", "HEAD:main")
     remote = Remote.open_mirror(tmp_path / "mirror.git", url)
     assert GitRepo(remote.repo.path).head() == remote.remote_head()
+
+
+def test_wiki_check_and_readiness_show_a_mirror_behind(hosts):
+    from wiki.core.check import check_wiki
+    from wiki.core.health import CheckState, HealthCheck
+
+    a, b = hosts(2)
+    saved = a.pages.save("Ahead", "on a\n", ADA)
+    findings = check_wiki(b)
+    behind = [f for f in findings if f.area == "remote"]
+    assert behind and "1 commit behind the git server" in behind[0].problem, findings
+    b.follower.published = saved.commit  # what the head row says (the follower thread is not running here)
+    health = HealthCheck(b.repo, b.engine, b.search, follower=b.follower)
+    check = health.remote()
+    assert check.details["behind"] is None or check.details["behind"] >= 1
+    assert check.state is CheckState.DEGRADED or "catching up" in check.message
+    repaired = check_wiki(b, repair=True)
+    assert [f.repaired for f in repaired if f.area == "remote"] == [True]
+    assert b.repo.head() == saved.commit
+    assert not [f for f in check_wiki(b) if f.area == "remote"]
+    assert "behind" not in health.remote().message
+    assert "remote" in health.ready().as_dict()["checks"]

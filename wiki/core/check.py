@@ -78,7 +78,7 @@ def _check_remote(wiki: "Wiki", repair: bool) -> list[Finding]:
     if remote is None:
         return []
     try:
-        actual = remote.remote_head()
+        actual = remote.peek()
     except RemoteUnavailable as e:
         return [Finding("remote", str(e))]
     head = remote.repo.head()

@@ -22,6 +22,7 @@ from .locks import file_lock
 log = logging.getLogger(__name__)
 
 FETCH_TIMEOUT = 15.0
+SERVER_VIEW = "refs/tacit/server"  # the remote's branch as last peeked at (never the branch the wiki reads)
 PUSH_TIMEOUT = 30.0
 
 
@@ -83,8 +84,7 @@ class Remote:
         actual = self.remote_head()
         if actual == local:
             return
-        self._run(["fetch", "--quiet", "--no-tags", "--no-write-fetch-head", self.NAME,
-                   f"+{self.ref}:refs/tacit/server"], FETCH_TIMEOUT)
+        actual = self.peek()
         if actual is None or not self.repo.is_ancestor(local, actual):
             raise GitError(f"{self.repo.path} has commits that the git server at {self.url} lacks (its branch "
                            f"{self.repo.branch} is not behind the server's): push them there first, or start "
@@ -155,6 +155,17 @@ class Remote:
             if name == self.ref:
                 return sha
         return None
+
+    def peek(self) -> str | None:
+        """The remote's branch head, with its commits fetched beside the branch (``refs/tacit/server``)
+        without moving it: to count how far behind the mirror is, or to see whether it is ahead."""
+        proc = self._run(["fetch", "--quiet", "--no-tags", "--no-write-fetch-head", self.NAME,
+                          f"+{self.ref}:{SERVER_VIEW}"], FETCH_TIMEOUT)
+        if proc.returncode != 0:
+            if "couldn't find remote ref" in proc.stderr:
+                return None
+            raise RemoteUnavailable(f"the git server at {self.url} could not be reached: {_last_line(proc.stderr)}")
+        return self.repo.git("rev-parse", SERVER_VIEW).decode().strip()
 
     def advance_mirror(self, new: str, old: str | None) -> None:
         """Move the mirror's branch to a commit the remote accepted (unless a fetch already did)."""
