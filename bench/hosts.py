@@ -36,6 +36,7 @@ import sys
 import tempfile
 import threading
 import time
+import urllib.parse
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
@@ -276,12 +277,57 @@ def faults(c: Cluster, token: str, rounds: int) -> dict:
             "fsck_clean": fsck_clean(c.bare) and all(fsck_clean(h.repo) for h in c.hosts)}
 
 
+def search_on_every_host(tmp: Path, postgres: PostgresCluster, git_server: GitServer) -> dict:
+    """tldr served by one host and by 3 hosts (words only): the same questions, the same answers?"""
+    sys.path.insert(0, str(ROOT / "bench"))
+    from run import CORPUS, unpack_tldr
+    from search_sets import HELD_OUT, QUERIES, RELEVANCE
+
+    if not CORPUS.exists():
+        return {"skipped": f"no corpus at {CORPUS}"}
+    corpus = unpack_tldr(tmp / "tldr")
+    single = WikiServer(tmp / "tldr-single", workers=2, threads=2, WIKI_SEMANTIC="0")
+    single.repo, single.env["WIKI_REPO"] = corpus, str(corpus)
+    c = Cluster(tmp / "tldr-hosts", postgres, git_server, seed=corpus)
+    servers = [single, *c.hosts]
+    single.start()
+    c.start()
+    try:
+        started = time.perf_counter()
+        for srv in servers:  # every host builds its own indexes from its mirror
+            while True:
+                status, ready = srv.request("GET", "/-/ready")
+                lag = ready.get("checks", {}).get("search", {}).get("lag", {})
+                if lag and all(v == 0 for v in lag.values()):
+                    break
+                if time.perf_counter() - started > 1800:
+                    raise RuntimeError(f"{srv.base}: search indexes not built: {ready}")
+                time.sleep(1)
+        log(f"tldr indexed on 4 servers in {time.perf_counter() - started:.0f} s")
+        answers = []
+        for srv in servers:
+            answers.append({q: [r["path"] for r in srv.request("GET", "/-/api/v1/search?" + urllib.parse.urlencode(
+                {"q": q, "limit": 10}))[1].get("results", [])] for q in QUERIES + [q for q, _ in RELEVANCE + HELD_OUT]})
+
+        def top3(answer: dict, questions) -> int:
+            return sum(1 for q, want in questions if want in answer[q][:3])
+
+        return {"queries": len(answers[0]),
+                "hosts_answering_exactly_as_the_single_host": sum(1 for a in answers[1:] if a == answers[0]),
+                "relevance_top3": [top3(a, RELEVANCE) for a in answers],
+                "held_out_top3": [top3(a, HELD_OUT) for a in answers], "of": [len(RELEVANCE), len(HELD_OUT)]}
+    finally:
+        c.stop()
+        single.stop()
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--saves", type=int, default=2000)
     parser.add_argument("--clients", type=int, default=8, help="clients per host")
     parser.add_argument("--rounds", type=int, default=20)
     parser.add_argument("--quick", action="store_true", help="200 saves, 4 fault rounds")
+    parser.add_argument("--no-search", action="store_true", help="skip serving tldr on 1 and 3 hosts")
     parser.add_argument("--out", type=Path, default=ROOT / "bench" / "out")
     args = parser.parse_args()
     if args.quick:
@@ -315,6 +361,9 @@ def main() -> int:
             log(f"faults: {args.rounds} rounds")
             results["faults"] = faults(c, token, args.rounds)
             log(f"faults: {json.dumps(results['faults'])}")
+        if not args.no_search:
+            results["search"] = search_on_every_host(tmp, postgres, git_server)
+            log(f"search: {results['search']}")
     finally:
         postgres.close()
         git_server.close()

@@ -21,11 +21,12 @@ SECRET = "several-hosts-test-secret-" + "0" * 40
 
 class Cluster:
     def __init__(self, tmp: Path, postgres: PostgresCluster, git_server: GitServer, hosts: int = 3,
-                 workers: int = 2, threads: int = 2, skew: dict[int, float] | None = None, **settings: str) -> None:
+                 workers: int = 2, threads: int = 2, skew: dict[int, float] | None = None, seed: Path | None = None,
+                 **settings: str) -> None:
         self.tmp = Path(tmp)
         self.postgres, self.git = postgres, git_server
         name = f"wiki{time.monotonic_ns()}"
-        self.url = git_server.create(name + ".git")
+        self.url = git_server.create(name + ".git", seed)  # seed: an existing wiki's repository
         self.bare = git_server.root / (name + ".git")
         self.database = postgres.create_database(name)
         common = dict(WIKI_REMOTE=self.url, WIKI_DATABASE_URL=self.database, WIKI_SECRET_KEY=SECRET,
@@ -74,10 +75,10 @@ class Cluster:
         return AnyHost(self)
 
     def remote_head(self) -> str:
-        return git_out(self.bare, "rev-parse", "refs/heads/main").strip()
+        return git_out(self.bare, "rev-parse", "HEAD").strip()
 
     def mirror_head(self, host: WikiServer) -> str:
-        return git_out(host.repo, "rev-parse", "refs/heads/main").strip()
+        return git_out(host.repo, "rev-parse", "HEAD").strip()
 
     def mirrors_within_remote(self) -> list[str]:
         """Hosts whose mirror's branch holds a commit the git server's branch lacks (should be none)."""

@@ -100,9 +100,12 @@ class GitServer:
         self.proc: subprocess.Popen | None = None
         self.start()
 
-    def create(self, name: str = "wiki.git") -> str:
-        """A new, empty bare repository; returns its git:// URL."""
-        subprocess.run(["git", "init", "-q", "--bare", "--initial-branch=main", str(self.root / name)], check=True)
+    def create(self, name: str = "wiki.git", seed: Path | None = None) -> str:
+        """A new bare repository, empty or a copy of `seed`; returns its git:// URL."""
+        if seed is None:
+            subprocess.run(["git", "init", "-q", "--bare", "--initial-branch=main", str(self.root / name)], check=True)
+        else:
+            subprocess.run(["git", "clone", "-q", "--bare", str(seed), str(self.root / name)], check=True)
         return self.url(name)
 
     def url(self, name: str = "wiki.git") -> str:

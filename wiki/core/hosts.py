@@ -12,6 +12,7 @@ from __future__ import annotations
 import contextlib
 import logging
 import threading
+import time
 from dataclasses import dataclass
 from typing import Callable, Iterator
 
@@ -62,36 +63,37 @@ class HeadRegistry:
         try:
             try:
                 trans = conn.begin()
-                savepoint = conn.begin_nested()
-                try:
-                    conn.execute(text(f"SET LOCAL lock_timeout = '{int(self.lock_wait * 1000)}ms'"))
-                    conn.execute(text("SELECT pg_advisory_xact_lock(:key, hashtext(:ref))"),
-                                 {"key": _SAVE_LOCK, "ref": self.ref})
-                    savepoint.commit()
-                except DBAPIError as e:
-                    if isinstance(e, OperationalError) and "lock timeout" not in str(e):
-                        raise
-                    savepoint.rollback()  # waited long enough: go on; the push's lease is the fence
-                    log.info("saving without the save lock (a host held it for more than %.1f s)", self.lock_wait)
-            except (OperationalError, DBAPIError) as e:
-                raise DatabaseUnavailable(f"the database could not be reached: {_first_line(e)}") from None
-            try:
+                self._take_save_lock(conn)
                 published = conn.execute(text("SELECT commit FROM branch_heads WHERE ref = :ref"),
                                          {"ref": self.ref}).scalar()
             except (OperationalError, DBAPIError) as e:
                 raise DatabaseUnavailable(f"the database could not be reached: {_first_line(e)}") from None
             recorded: list[str] = []
             yield SaveTurn(published, recorded.append)
-            for commit in recorded:
-                self._upsert(conn, commit)
             try:
+                for commit in recorded:
+                    self._upsert(conn, commit)
                 trans.commit()
-            except DBAPIError as e:  # published already: the watcher or the next save announces it
+            except DBAPIError as e:  # published already, so the save stands: the watcher announces it
                 log.warning("the new head %s is on the git server but was not announced: %s",
                             recorded[-1][:12] if recorded else "-", _first_line(e))
         finally:
             with contextlib.suppress(DBAPIError):
                 conn.close()
+
+    def _take_save_lock(self, conn) -> None:
+        """The save lock of this branch, asked for without blocking (a round trip when nobody holds it,
+        as it is for most saves), again every few milliseconds for at most `lock_wait` seconds; then the
+        save goes on without it."""
+        deadline = time.monotonic() + self.lock_wait
+        pause = 0.002
+        while not conn.execute(text("SELECT pg_try_advisory_xact_lock(:key, hashtext(:ref))"),
+                               {"key": _SAVE_LOCK, "ref": self.ref}).scalar():
+            if time.monotonic() > deadline:
+                log.info("saving without the save lock (a host held it for more than %.1f s)", self.lock_wait)
+                return
+            time.sleep(pause)
+            pause = min(pause * 2, 0.02)
 
     def record(self, commit: str) -> None:
         """Note a head published some other way (a push through the wiki, the watcher)."""
@@ -103,11 +105,11 @@ class HeadRegistry:
             return conn.execute(text("SELECT commit FROM branch_heads WHERE ref = :ref"), {"ref": self.ref}).scalar()
 
     def _upsert(self, conn, commit: str) -> None:
-        conn.execute(text("INSERT INTO branch_heads (ref, commit, changed_at) VALUES (:ref, :commit, now()) "
-                          "ON CONFLICT (ref) DO UPDATE SET commit = excluded.commit, changed_at = now()"),
-                     {"ref": self.ref, "commit": commit})
-        conn.execute(text("SELECT pg_notify(:channel, :payload)"),
-                     {"channel": CHANNEL, "payload": f"{self.ref} {commit}"})
+        conn.execute(text("WITH noted AS (INSERT INTO branch_heads (ref, commit, changed_at) "
+                          "VALUES (:ref, :commit, now()) ON CONFLICT (ref) "
+                          "DO UPDATE SET commit = excluded.commit, changed_at = now() RETURNING ref) "
+                          "SELECT pg_notify(:channel, :payload) FROM noted"),
+                     {"ref": self.ref, "commit": commit, "channel": CHANNEL, "payload": f"{self.ref} {commit}"})
 
 
 class MirrorFollower:
@@ -126,6 +128,8 @@ class MirrorFollower:
         self.dsn = dsn
         self.on_change = on_change
         self._stop = threading.Event()
+        self._starting = threading.Lock()
+        self._closed = False
         self._thread: threading.Thread | None = None
         self.listening = False
         self.watching = False  # elected to watch the remote
@@ -133,12 +137,17 @@ class MirrorFollower:
         self.last_error: str | None = None
 
     def start(self) -> None:
-        if self._thread is None or not self._thread.is_alive():
+        if self._closed or (self._thread is not None and self._thread.is_alive()):
+            return
+        with self._starting:
+            if self._thread is not None and self._thread.is_alive():
+                return
             self._stop.clear()
             self._thread = threading.Thread(target=self._run, name="mirror-follower", daemon=True)
             self._thread.start()
 
     def stop(self) -> None:
+        self._closed = True
         self._stop.set()
         if self._thread is not None:
             self._thread.join(timeout=5)

@@ -24,6 +24,7 @@ def init_app(app: Flask) -> None:
 
     @app.before_request
     def catch_up_with_the_visitor() -> None:
+        wiki.follow()  # running in this process (an app built before gunicorn forked has it started here)
         seen = request.cookies.get(COOKIE, "")
         if _COMMIT.fullmatch(seen) and not wiki.remote.has(seen):
             wiki.follower.catch_up(seen, wait=WAIT_SECONDS, timeout=2 * WAIT_SECONDS)
