@@ -10,6 +10,7 @@ import shutil
 import signal
 import socket
 import subprocess
+import sys
 import tempfile
 import time
 from pathlib import Path
@@ -90,18 +91,57 @@ class PostgresCluster:
         shutil.rmtree(self.root, ignore_errors=True)
 
 
-class GitServer:
-    """`git daemon` serving bare repositories under a folder, pushes allowed, on a loopback port."""
+GIT_HTTP_APP = r"""
+# git's smart HTTP protocol over the bare repositories under GIT_PROJECT_ROOT (`git http-backend` as CGI)
+import os
+import subprocess
 
-    def __init__(self, root: Path) -> None:
+ROOT = os.environ["GIT_PROJECT_ROOT"]
+
+
+def app(environ, start_response):
+    length = environ.get("CONTENT_LENGTH") or ""
+    body = environ["wsgi.input"].read(int(length)) if length.isdigit() else environ["wsgi.input"].read()
+    env = {"PATH": os.environ["PATH"], "GIT_PROJECT_ROOT": ROOT, "GIT_HTTP_EXPORT_ALL": "1",
+           "PATH_INFO": environ.get("PATH_INFO", ""), "REQUEST_METHOD": environ["REQUEST_METHOD"],
+           "QUERY_STRING": environ.get("QUERY_STRING", ""), "CONTENT_TYPE": environ.get("CONTENT_TYPE", ""),
+           "CONTENT_LENGTH": str(len(body)), "REMOTE_USER": "tests", "REMOTE_ADDR": environ.get("REMOTE_ADDR", ""),
+           "GIT_PROTOCOL": environ.get("HTTP_GIT_PROTOCOL", ""),
+           "HTTP_CONTENT_ENCODING": environ.get("HTTP_CONTENT_ENCODING", "")}
+    out = subprocess.run(["git", "-c", "http.receivepack=true", "http-backend"], input=body, env=env,
+                         capture_output=True).stdout
+    head, _, rest = out.partition(b"\r\n\r\n")
+    status, headers = "200 OK", []
+    for line in head.decode("latin-1").split("\r\n"):
+        key, _, value = line.partition(":")
+        if key.lower() == "status":
+            status = value.strip()
+        elif key:
+            headers.append((key.strip(), value.strip()))
+    start_response(status, headers)
+    return [rest]
+"""
+
+
+class GitServer:
+    """A git server over bare repositories under a folder, pushes allowed, on a loopback port.
+
+    `daemon` (the default): `git daemon` (git://); git's client leaves Nagle's algorithm on, so an
+    exchange of small packets waits for a delayed ACK (about 40 ms on loopback). `http`: git's smart
+    HTTP protocol, `git http-backend` run per request by a small WSGI app under gunicorn (as GitLab or
+    Gitea serve https; slower here, where the app reads each request whole before starting git).
+    """
+
+    def __init__(self, root: Path, kind: str = "daemon") -> None:
         self.root = Path(root)
         self.root.mkdir(parents=True, exist_ok=True)
+        self.kind = kind
         self.port = free_port()
         self.proc: subprocess.Popen | None = None
         self.start()
 
     def create(self, name: str = "wiki.git", seed: Path | None = None) -> str:
-        """A new bare repository, empty or a copy of `seed`; returns its git:// URL."""
+        """A new bare repository, empty or a copy of `seed`; returns its URL."""
         if seed is None:
             subprocess.run(["git", "init", "-q", "--bare", "--initial-branch=main", str(self.root / name)], check=True)
         else:
@@ -109,17 +149,28 @@ class GitServer:
         return self.url(name)
 
     def url(self, name: str = "wiki.git") -> str:
-        return f"git://127.0.0.1:{self.port}/{name}"
+        scheme = "git" if self.kind == "daemon" else "http"
+        return f"{scheme}://127.0.0.1:{self.port}/{name}"
 
     def start(self) -> None:
-        self.proc = subprocess.Popen(
-            ["git", "daemon", "--reuseaddr", "--export-all", "--enable=receive-pack", f"--base-path={self.root}",
-             "--listen=127.0.0.1", f"--port={self.port}", "--max-connections=0", str(self.root)],
-            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True)
+        if self.kind == "daemon":
+            args = ["git", "daemon", "--reuseaddr", "--export-all", "--enable=receive-pack",
+                    f"--base-path={self.root}", "--listen=127.0.0.1", f"--port={self.port}", "--max-connections=0",
+                    str(self.root)]
+            env = None
+        else:
+            app = self.root / "_git_http_app.py"
+            app.write_text(GIT_HTTP_APP)
+            args = [sys.executable, "-m", "gunicorn", "-w", "2", "-k", "gthread", "--threads", "8", "-b",
+                    f"127.0.0.1:{self.port}", "--chdir", str(self.root), "--no-control-socket", "--log-level",
+                    "warning", "_git_http_app:app"]
+            env = dict(os.environ, GIT_PROJECT_ROOT=str(self.root))
+        self.proc = subprocess.Popen(args, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+                                     start_new_session=True, env=env)
         _wait_for_port(self.port)
 
     def stop(self) -> None:
-        """kill -9 the daemon and the git processes it started."""
+        """kill -9 the server and the git processes it started."""
         if self.proc is not None:
             try:
                 os.killpg(self.proc.pid, signal.SIGKILL)
