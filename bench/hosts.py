@@ -46,7 +46,7 @@ sys.path.insert(0, str(ROOT))
 from tests.cluster import Cluster, fsck_clean, git_out  # noqa: E402
 from tests.serving import WikiServer  # noqa: E402
 from tests.services import GitServer, PostgresCluster  # noqa: E402
-from tests.test_durability import LINES, Saver, page_text  # noqa: E402
+from tests.test_durability import LINES, Saver, SavingRound, page_text  # noqa: E402
 
 PASSWORD = "bench-hosts-password"
 
@@ -224,18 +224,7 @@ def faults(c: Cluster, token: str, rounds: int) -> dict:
     rng = random.Random(5)
     results, recoveries, convergences, outages = [], [], [], []
     for round_no in range(rounds):
-        stop = threading.Event()
-        savers = [Saver(c.balanced(), token, pages, round_no * 10 + n) for n in range(4)]
-
-        def work(saver: Saver, n: int) -> None:
-            i = 0
-            while not stop.is_set() and i < 200:
-                saver.save_once(f"r{round_no}-c{n}-s{i}")
-                i += 1
-
-        threads = [threading.Thread(target=work, args=(s, n)) for n, s in enumerate(savers)]
-        for t in threads:
-            t.start()
+        saving = SavingRound([Saver(c.balanced(), token, pages, round_no * 10 + n) for n in range(4)], f"r{round_no}")
         time.sleep(rng.uniform(0.2, 1.0))
         victim = rng.choice(c.hosts)
         victim.kill()
@@ -250,9 +239,7 @@ def faults(c: Cluster, token: str, rounds: int) -> dict:
                             "save_status": status, "text_handed_back": body.get("yours") == "kept\n",
                             "read_status": read})
         time.sleep(0.3)
-        stop.set()
-        for t in threads:
-            t.join(timeout=120)
+        results += saving.finish()
         if down is not None:
             down.start()
         back = time.perf_counter()
@@ -265,7 +252,6 @@ def faults(c: Cluster, token: str, rounds: int) -> dict:
             time.sleep(0.05)
         recoveries.append(time.perf_counter() - back)
         convergences.append(c.wait_converged(timeout=60))
-        results += [r for s in savers for r in s.results]
     acknowledged = [(p, m, b) for s, p, m, b in results if 200 <= s < 300]
     lost = [m for page, m, body in acknowledged
             if subprocess.run(["git", f"--git-dir={c.bare}", "merge-base", "--is-ancestor", body["commit"], "main"],

@@ -77,6 +77,31 @@ class Saver:
         self.results.append((status, page, marker, body))
 
 
+class SavingRound:
+    """Savers at work in threads of their own (each at most `limit` saves) until finish()."""
+
+    def __init__(self, savers: list[Saver], prefix: str, limit: int = 200) -> None:
+        self.savers = savers
+        self.stop = threading.Event()
+
+        def work(saver: Saver, n: int) -> None:
+            i = 0
+            while not self.stop.is_set() and i < limit:
+                saver.save_once(f"{prefix}-c{n}-s{i}")
+                i += 1
+
+        self.threads = [threading.Thread(target=work, args=(s, n)) for n, s in enumerate(savers)]
+        for t in self.threads:
+            t.start()
+
+    def finish(self) -> list[tuple[int, str, str, dict]]:
+        """Stop, wait for the saves under way, and return every result."""
+        self.stop.set()
+        for t in self.threads:
+            t.join(timeout=120)
+        return [r for s in self.savers for r in s.results]
+
+
 def check_saves(repo, results, since: str) -> dict:
     """Every 2xx save is in the history with its text; every new commit is one of them."""
     ok = [(page, marker, body) for status, page, marker, body in results if 200 <= status < 300]
@@ -154,18 +179,7 @@ def test_kill_9_in_the_middle_of_saves_never_breaks_the_repository(tmp_path):
         since = git_out(srv.repo, "rev-parse", "HEAD").strip()
         all_results = []
         for round_no in range(20):
-            stop = threading.Event()
-            savers = [Saver(srv, token, pages, round_no * 10 + n) for n in range(4)]
-
-            def work(saver: Saver, n: int) -> None:
-                i = 0
-                while not stop.is_set() and i < 200:
-                    saver.save_once(f"r{round_no}-c{n}-s{i}")
-                    i += 1
-
-            threads = [threading.Thread(target=work, args=(s, n)) for n, s in enumerate(savers)]
-            for t in threads:
-                t.start()
+            saving = SavingRound([Saver(srv, token, pages, round_no * 10 + n) for n in range(4)], f"r{round_no}")
             time.sleep(rng.uniform(0.05, 0.6))
             whole = round_no % 5 == 4
             if whole:
@@ -173,12 +187,9 @@ def test_kill_9_in_the_middle_of_saves_never_breaks_the_repository(tmp_path):
             else:
                 os.kill(rng.choice(srv.worker_pids()), signal.SIGKILL)
             time.sleep(0.2)
-            stop.set()
-            for t in threads:
-                t.join(timeout=120)
+            all_results += saving.finish()
             if whole:
                 srv.start()
-            all_results += [r for s in savers for r in s.results]
             repo = srv.repo
             assert fsck_clean(repo), f"round {round_no}: git fsck found problems"
             head = git_out(repo, "rev-parse", "HEAD").strip()

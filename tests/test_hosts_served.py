@@ -12,7 +12,6 @@ import random
 import re
 import statistics
 import subprocess
-import threading
 import time
 import urllib.error
 import urllib.parse
@@ -22,7 +21,7 @@ from concurrent.futures import ThreadPoolExecutor
 import pytest
 
 from .cluster import Cluster, fsck_clean, git_out
-from .test_durability import LINES, Saver, page_text
+from .test_durability import LINES, Saver, SavingRound, page_text
 
 PASSWORD = "several-hosts-password"
 
@@ -203,18 +202,8 @@ def test_faults_lose_no_acknowledged_save(cluster):
     rng = random.Random(5)
     results = []
     for round_no in range(6):
-        stop = threading.Event()
-        savers = [Saver(c.balanced(), c.token, pages, round_no * 10 + n) for n in range(4)]
-
-        def work(saver: Saver, n: int) -> None:
-            i = 0
-            while not stop.is_set() and i < 100:
-                saver.save_once(f"r{round_no}-c{n}-s{i}")
-                i += 1
-
-        threads = [threading.Thread(target=work, args=(s, n)) for n, s in enumerate(savers)]
-        for t in threads:
-            t.start()
+        saving = SavingRound([Saver(c.balanced(), c.token, pages, round_no * 10 + n) for n in range(4)],
+                             f"r{round_no}", limit=100)
         time.sleep(rng.uniform(0.2, 0.8))
         victim = rng.choice(c.hosts)
         victim.kill()
@@ -229,13 +218,10 @@ def test_faults_lose_no_acknowledged_save(cluster):
             status, body = survivor.request("GET", "/-/api/v1/pages/Fault/Page0")
             assert status == 200, (status, body)  # reads go on from the mirror (open to everyone here)
         time.sleep(0.2)
-        stop.set()
-        for t in threads:
-            t.join(timeout=120)
+        results += saving.finish()
         if down is not None:
             down.start()
         victim.start()
-        results += [r for s in savers for r in s.results]
         deadline = time.monotonic() + 5
         while True:  # the next save goes through within 5 s
             status, body = c.any_host().request("PUT", f"/-/api/v1/pages/Fault/After{round_no}",

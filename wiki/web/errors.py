@@ -99,19 +99,13 @@ def init_app(app: Flask) -> None:
     def busy(e: Busy):
         return not_saved(503, "Too busy to save", str(e), retry_after=1)
 
-    @app.errorhandler(RemoteUnavailable)
-    def remote_unavailable(e: RemoteUnavailable):
-        log.error("saving failed: %s", e)
-        return not_saved(503, "The wiki's git server cannot be reached",
-                          "Nothing was saved; reading goes on. Try again in a moment.",
-                          retry_after=5)
+    for kind, service in ((RemoteUnavailable, "git server"), (DatabaseUnavailable, "database")):
+        def unreachable(e: Exception, service: str = service):
+            log.error("saving failed: %s", e)
+            return not_saved(503, f"The wiki's {service} cannot be reached",
+                             "Nothing was saved; reading goes on. Try again in a moment.", retry_after=5)
 
-    @app.errorhandler(DatabaseUnavailable)
-    def database_unavailable(e: DatabaseUnavailable):
-        log.error("saving failed: %s", e)
-        return not_saved(503, "The wiki's database cannot be reached",
-                         "Nothing was saved; reading goes on. Try again in a moment.",
-                         retry_after=5)
+        app.register_error_handler(kind, unreachable)
 
     @app.errorhandler(OperationalError)
     @app.errorhandler(InterfaceError)
