@@ -64,9 +64,9 @@ class Remote:
             branch = branch or _remote_default_branch(url) or "main"
             _git(["init", "--bare", "-q", f"--initial-branch={branch}", str(path)])
         repo = GitRepo(path, branch, clock)
+        # gc (which a fetch may start) keeps git's default grace for unreachable objects: a save's objects
+        # are unreachable until the remote has accepted them and the mirror's branch moved
         _configure(repo.git_dir, f"remote.{cls.NAME}.url", url)
-        # the objects of a push the remote refused stay unreachable here; gc may drop them any time
-        _configure(repo.git_dir, "gc.pruneExpire", "now")
         remote = cls(repo, url)
         local = repo.head()
         if local is not None:
