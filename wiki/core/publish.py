@@ -81,4 +81,4 @@ class RemoteBranch:
         raise RemoteRefused(f"the git server refused the new version ({reason}); nothing was saved")
 
     def refresh(self) -> None:
-        self.remote.fetch(wait=5.0)
+        self.remote.fetch()  # waits for a fetch under way, then fetches what it did not bring
