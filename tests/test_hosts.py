@@ -215,3 +215,20 @@ def test_wiki_check_and_readiness_show_a_mirror_behind(hosts):
     assert not [f for f in check_wiki(b) if f.area == "remote"]
     assert "behind" not in health.remote().message
     assert "remote" in health.ready().as_dict()["checks"]
+
+
+def test_a_ref_lock_left_by_a_killed_process_does_not_stop_the_mirror(hosts):
+    """A host killed while git moved its mirror's ref leaves the lock; the mirror only holds what the
+    server has, so a lock older than any live git keeps one is cleared and the host starts again."""
+    import os
+
+    a, b = hosts(2)
+    lock = b.repo.git_dir / "refs" / "heads" / "main.lock"
+    lock.parent.mkdir(parents=True, exist_ok=True)
+    lock.write_text("0" * 40 + "\n")
+    old = time.time() - 60
+    os.utime(lock, (old, old))
+    saved = a.pages.save("Locked", "x\n", ADA)
+    assert b.remote.fetch() == saved.commit
+    assert not lock.exists()
+    assert b.pages.save("Locked", "y\n", BOB, base=saved.commit).status == "saved"

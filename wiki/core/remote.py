@@ -15,7 +15,7 @@ import subprocess
 import time
 from pathlib import Path
 
-from .gitrepo import ZERO, GitError, GitRepo, _git_env
+from .gitrepo import STALE_LOCK_SECONDS, ZERO, GitError, GitRepo, _git_env
 from .clock import SYSTEM_CLOCK, Clock
 from .locks import file_lock
 
@@ -105,12 +105,17 @@ class Remote:
         with file_lock(self.repo.git_dir / "tacit-fetch.lock", wait=wait) as taken:
             if not taken:
                 return before
-            for _ in range(100):
+            deadline = time.monotonic() + STALE_LOCK_SECONDS + 5
+            while True:
                 proc = self._run(["fetch", "--quiet", "--no-tags", "--no-write-fetch-head", self.NAME,
                                   f"+{self.ref}:{self.ref}"], timeout)
-                if "cannot lock ref" not in proc.stderr:
+                if "cannot lock ref" not in proc.stderr or time.monotonic() > deadline:
                     break
-                time.sleep(0.05)  # a save or a push is moving the mirror's branch right now
+                # a save or a push is moving the mirror's branch right now, or a process killed while it did
+                # left its lock: the mirror's ref only ever holds what the server has, so a lock older than
+                # any live git holds one can go without losing anything
+                if not self.repo.clear_stale_locks(STALE_LOCK_SECONDS):
+                    time.sleep(0.05)
         if proc.returncode != 0:
             detail = proc.stderr.strip()
             if "couldn't find remote ref" in detail:  # an empty remote: nothing to follow yet
