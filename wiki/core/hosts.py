@@ -130,6 +130,7 @@ class MirrorFollower:
         self._stop = threading.Event()
         self._starting = threading.Lock()
         self._closed = False
+        self._watched_at = 0.0  # time.monotonic() of the elected watcher's last look at the remote
         self._thread: threading.Thread | None = None
         self.listening = False
         self.watching = False  # elected to watch the remote
@@ -208,7 +209,8 @@ class MirrorFollower:
         if not self.watching:
             self.watching = conn.execute("SELECT pg_try_advisory_lock(%s, hashtext(%s))",
                                          (_WATCH_LOCK, self.registry.ref)).fetchone()[0]
-        if self.watching:
+        if self.watching and time.monotonic() - self._watched_at >= POLL_SECONDS:
+            self._watched_at = time.monotonic()  # once a second, however many notifications arrive
             self._watch(conn)
 
     def _watch(self, conn) -> None:
