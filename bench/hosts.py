@@ -1,6 +1,6 @@
 """Several hosts, one wiki: load, convergence, faults and cost, beside a single host.
 
-    .venv/bin/python bench/hosts.py [--saves 2000] [--clients 8] [--rounds 20] [--quick]
+    .venv/bin/python bench/hosts.py [--saves 2000] [--clients 8] [--rounds 20] [--quick] [--phases cost,load,...]
 
 Starts a PostgreSQL cluster (initdb on a loopback port), a git server (`git daemon` over a bare
 repository) and 3 Tacit hosts (`wiki serve`, 2 workers x 2 threads each, their own mirror and
@@ -313,7 +313,8 @@ def main() -> int:
     parser.add_argument("--clients", type=int, default=8, help="clients per host")
     parser.add_argument("--rounds", type=int, default=20)
     parser.add_argument("--quick", action="store_true", help="200 saves, 4 fault rounds")
-    parser.add_argument("--no-search", action="store_true", help="skip serving tldr on 1 and 3 hosts")
+    parser.add_argument("--phases", default="cost,load,convergence,faults,search",
+                        help="which to run, of cost,load,convergence,faults,search")
     parser.add_argument("--out", type=Path, default=ROOT / "bench" / "out")
     args = parser.parse_args()
     if args.quick:
@@ -321,33 +322,39 @@ def main() -> int:
     tmp = Path(tempfile.mkdtemp(prefix="tacit-hosts-"))
     results: dict = {"commit": subprocess.run(["git", "-C", str(ROOT), "rev-parse", "--short", "HEAD"],
                                               capture_output=True, text=True).stdout.strip()}
-    log("single host (SQLite, local repository, 2 workers x 2 threads)")
-    single = WikiServer(tmp / "single", workers=2, threads=2, WIKI_SEMANTIC="0",
-                        WIKI_LOGIN_LIMIT_ADDRESS="100000 per minute")
-    token = single.add_user("bench", PASSWORD)
-    with single:
-        results["single_sequential_save"] = sequential_saves([single], token)
-        results["single_concurrent_save"] = concurrent_saves(single, token, 3 * args.clients)
-    log(f"single: {results['single_sequential_save']}, {results['single_concurrent_save']}")
+    phases = set(args.phases.split(","))
+    if "cost" in phases:
+        log("single host (SQLite, local repository, 2 workers x 2 threads)")
+        single = WikiServer(tmp / "single", workers=2, threads=2, WIKI_SEMANTIC="0",
+                            WIKI_LOGIN_LIMIT_ADDRESS="100000 per minute")
+        token = single.add_user("bench", PASSWORD)
+        with single:
+            results["single_sequential_save"] = sequential_saves([single], token)
+            results["single_concurrent_save"] = concurrent_saves(single, token, 3 * args.clients)
+        log(f"single: {results['single_sequential_save']}, {results['single_concurrent_save']}")
     postgres, git_server = PostgresCluster(), GitServer(tmp / "git")
     try:
         c = Cluster(tmp / "cluster", postgres, git_server)
         token = c.add_user("bench", PASSWORD)
         with c:
-            results["hosts_sequential_save"] = sequential_saves(c.hosts, token)
-            results["hosts_concurrent_save"] = concurrent_saves(c.balanced(), token, 3 * args.clients)
-            log(f"3 hosts: {results['hosts_sequential_save']}, {results['hosts_concurrent_save']}")
-            log(f"load: {args.saves} saves by {3 * args.clients} clients")
-            results["load"] = load(c, token, args.saves, 3 * args.clients)
-            log(f"load: {json.dumps(results['load'])}")
-            results["without_notifications"] = without_notifications(c, token)
-            log(f"notifications killed: {results['without_notifications']}")
-            results["direct_push"] = direct_pushes(c, tmp)
-            log(f"direct pushes: {results['direct_push']}")
-            log(f"faults: {args.rounds} rounds")
-            results["faults"] = faults(c, token, args.rounds)
-            log(f"faults: {json.dumps(results['faults'])}")
-        if not args.no_search:
+            if "cost" in phases:
+                results["hosts_sequential_save"] = sequential_saves(c.hosts, token)
+                results["hosts_concurrent_save"] = concurrent_saves(c.balanced(), token, 3 * args.clients)
+                log(f"3 hosts: {results['hosts_sequential_save']}, {results['hosts_concurrent_save']}")
+            if "load" in phases:
+                log(f"load: {args.saves} saves by {3 * args.clients} clients")
+                results["load"] = load(c, token, args.saves, 3 * args.clients)
+                log(f"load: {json.dumps(results['load'])}")
+            if "convergence" in phases:
+                results["without_notifications"] = without_notifications(c, token)
+                log(f"notifications killed: {results['without_notifications']}")
+                results["direct_push"] = direct_pushes(c, tmp)
+                log(f"direct pushes: {results['direct_push']}")
+            if "faults" in phases:
+                log(f"faults: {args.rounds} rounds")
+                results["faults"] = faults(c, token, args.rounds)
+                log(f"faults: {json.dumps(results['faults'])}")
+        if "search" in phases:
             results["search"] = search_on_every_host(tmp, postgres, git_server)
             log(f"search: {results['search']}")
     finally:
