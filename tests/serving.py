@@ -32,6 +32,19 @@ def _is_helper(pid: int) -> bool:
         return False
 
 
+def json_request(method: str, url: str, body: dict | None = None, token: str = "",
+                 opener: urllib.request.OpenerDirector | None = None) -> tuple[int, dict]:
+    """A JSON API call (with a bearer token, through `opener` when cookies are to be kept)."""
+    data = json.dumps(body).encode() if body is not None else None
+    headers = {"Content-Type": "application/json", **({"Authorization": f"Bearer {token}"} if token else {})}
+    req = urllib.request.Request(url, data=data, method=method, headers=headers)
+    try:
+        with (opener.open if opener else urllib.request.urlopen)(req, timeout=30) as r:
+            return r.status, json.loads(r.read())
+    except urllib.error.HTTPError as e:
+        return e.code, json.loads(e.read())
+
+
 class WikiServer:
     """One wiki (repository + data) and the gunicorn serving it; can be killed and started again."""
 

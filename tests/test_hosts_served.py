@@ -21,6 +21,7 @@ from concurrent.futures import ThreadPoolExecutor
 import pytest
 
 from .cluster import Cluster, fsck_clean, git_out
+from .serving import json_request
 from .test_durability import LINES, Saver, SavingRound, page_text
 
 PASSWORD = "several-hosts-password"
@@ -132,15 +133,7 @@ class Browser:
         self.opener = urllib.request.build_opener(urllib.request.HTTPCookieProcessor(self.jar))
 
     def request(self, host, method: str, path: str, body: dict | None = None, token: str = ""):
-        req = urllib.request.Request(host.base + path, method=method,
-                                     data=json.dumps(body).encode() if body is not None else None,
-                                     headers={"Content-Type": "application/json",
-                                              **({"Authorization": f"Bearer {token}"} if token else {})})
-        try:
-            with self.opener.open(req, timeout=30) as r:
-                return r.status, json.loads(r.read())
-        except urllib.error.HTTPError as e:
-            return e.code, json.loads(e.read())
+        return json_request(method, host.base + path, body, token, self.opener)
 
 
 def test_the_same_visitor_never_sees_an_older_page_on_another_host(cluster):

@@ -1,6 +1,5 @@
 """The wiki served for real: `python -m wiki serve` (gunicorn, several workers)."""
 
-import json
 import os
 import socket
 import subprocess
@@ -13,7 +12,7 @@ from concurrent.futures import ThreadPoolExecutor
 import pytest
 
 from .conftest import git
-from .serving import _is_helper
+from .serving import _is_helper, json_request
 
 
 def _free_port() -> int:
@@ -50,17 +49,6 @@ def server(tmp_path_factory):
         proc.wait(timeout=20)
 
 
-def _request(method: str, url: str, body: dict | None = None, token: str = "") -> tuple[int, dict]:
-    data = json.dumps(body).encode() if body is not None else None
-    headers = {"Content-Type": "application/json", "Authorization": f"Bearer {token}"}
-    req = urllib.request.Request(url, data=data, method=method, headers=headers)
-    try:
-        with urllib.request.urlopen(req, timeout=30) as r:
-            return r.status, json.loads(r.read())
-    except urllib.error.HTTPError as e:
-        return e.code, json.loads(e.read())
-
-
 def test_serves_the_welcome_page_with_gunicorn(server):
     base, _, pid, _ = server
     with urllib.request.urlopen(base + "/") as r:
@@ -78,19 +66,19 @@ def test_serves_the_welcome_page_with_gunicorn(server):
 
 def test_concurrent_saves_through_several_workers_lose_nothing(server):
     base, repo, _, token = server
-    status, first = _request("PUT", base + "/-/api/v1/pages/Load/Shared",
+    status, first = json_request("PUT", base + "/-/api/v1/pages/Load/Shared",
                              {"markdown": "".join(f"line {i}\n" for i in range(40))}, token)
     assert status == 201
 
     def worker(n: int) -> list[tuple[int, dict]]:
         results = []
         for i in range(8):
-            results.append(_request("PUT", f"{base}/-/api/v1/pages/Load/W{n}-{i}", {"markdown": f"{n} {i}\n"},
+            results.append(json_request("PUT", f"{base}/-/api/v1/pages/Load/W{n}-{i}", {"markdown": f"{n} {i}\n"},
                                     token))
-            _, page = _request("GET", base + "/-/api/v1/pages/Load/Shared", token=token)
+            _, page = json_request("GET", base + "/-/api/v1/pages/Load/Shared", token=token)
             lines = page["markdown"].splitlines(keepends=True)
             lines[n * 4] = f"worker {n} round {i}\n"
-            results.append(_request("PUT", base + "/-/api/v1/pages/Load/Shared",
+            results.append(json_request("PUT", base + "/-/api/v1/pages/Load/Shared",
                                     {"markdown": "".join(lines), "base": page["commit"]}, token))
         return results
 
