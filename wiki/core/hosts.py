@@ -160,7 +160,7 @@ class MirrorFollower:
             return True
         before = self.remote.repo.head()
         try:
-            head = self.remote.fetch(wait=wait, timeout=timeout)
+            head = self.remote.fetch(wait=wait, timeout=timeout, until=commit)
         except RemoteUnavailable as e:
             self.last_error = str(e)
             log.warning("%s", e)

@@ -564,7 +564,7 @@ class PageStore:
         try:
             return self.repo.commit(base).sha
         except UnknownRevision:
-            self.branch.refresh()
+            self.branch.refresh(until=base)
         try:
             return self.repo.commit(base).sha
         except UnknownRevision:

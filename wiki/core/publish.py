@@ -11,6 +11,8 @@ import contextlib
 import logging
 from typing import Iterator, Protocol
 
+from sqlalchemy.exc import DBAPIError
+
 from .gitrepo import GitRepo
 from .hosts import HeadRegistry, SaveTurn
 from .remote import PushOutcome, Remote, RemoteRefused
@@ -25,8 +27,8 @@ class Branch(Protocol):
     def publish(self, new: str, old: str | None, reason: str) -> bool:
         """Move the branch from old to new; False if it was not at old (nothing changed)."""
 
-    def refresh(self) -> None:
-        """Bring the head up to date (before judging a revision this host has not seen)."""
+    def refresh(self, until: str | None = None) -> None:
+        """Bring the head up to date (before judging a revision this host has not seen, `until`)."""
 
 
 class LocalBranch:
@@ -41,7 +43,7 @@ class LocalBranch:
     def publish(self, new: str, old: str | None, reason: str) -> bool:
         return self.repo.compare_and_swap(new, old, reason)
 
-    def refresh(self) -> None:
+    def refresh(self, until: str | None = None) -> None:
         return None
 
 
@@ -56,14 +58,26 @@ class RemoteBranch:
 
     @contextlib.contextmanager
     def turn(self) -> Iterator[None]:
-        with self.remote.repo.write_lock(), self.registry.save_turn() as turn:
-            if turn.published and not self.remote.has(turn.published):
-                self.remote.fetch()  # behind what another host published: catch up before computing
-            self._turn = turn
-            try:
-                yield
-            finally:
-                self._turn = None
+        with self.remote.repo.write_lock():
+            self._catch_up()
+            with self.registry.save_turn() as turn:
+                if turn.published and not self.remote.has(turn.published):
+                    self.remote.fetch(until=turn.published)  # another host saved meanwhile
+                self._turn = turn
+                try:
+                    yield
+                finally:
+                    self._turn = None
+
+    def _catch_up(self) -> None:
+        """Fetch what another host published before taking the turn every host waits for, so that
+        turn lasts a compute and a push, not a fetch too."""
+        try:
+            published = self.registry.published()
+        except DBAPIError:
+            return  # save_turn says so, before anything is pushed
+        if published and not self.remote.has(published):
+            self.remote.fetch(until=published)
 
     def publish(self, new: str, old: str | None, reason: str) -> bool:
         outcome = self.remote.push(new, old)
@@ -80,5 +94,5 @@ class RemoteBranch:
             return False
         raise RemoteRefused(f"the git server refused the new version ({reason}); nothing was saved")
 
-    def refresh(self) -> None:
-        self.remote.fetch()  # waits for a fetch under way, then fetches what it did not bring
+    def refresh(self, until: str | None = None) -> None:
+        self.remote.fetch(until=until)  # waits for a fetch under way, then fetches unless it brought `until`

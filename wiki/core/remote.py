@@ -94,17 +94,20 @@ class Remote:
     def ref(self) -> str:
         return self.repo.ref
 
-    def fetch(self, wait: bool | float = True, timeout: float = FETCH_TIMEOUT) -> str | None:
+    def fetch(self, wait: bool | float = True, timeout: float = FETCH_TIMEOUT, until: str | None = None) -> str | None:
         """Bring the mirror's branch to the remote's; returns the head. Raises RemoteUnavailable.
 
         One fetch runs at a time on a host; `wait` bounds how long to wait for another one (when
-        it ran out, nothing is fetched). The caller need not hold the write lock: the local ref
+        it ran out, nothing is fetched). A caller that only needs `until` gets no second fetch when
+        the one it waited for brought it. The caller need not hold the write lock: the local ref
         only ever follows the remote, and a save moves it with a compare-and-swap of its own.
         """
         before = self.repo.head()
         with file_lock(self.repo.git_dir / "tacit-fetch.lock", wait=wait) as taken:
             if not taken:
                 return before
+            if until is not None and self.has(until):
+                return self.repo.head()
             deadline = time.monotonic() + STALE_LOCK_SECONDS + 5
             while True:
                 proc = self._run(["fetch", "--quiet", "--no-tags", "--no-write-fetch-head", self.NAME,
