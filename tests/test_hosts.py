@@ -125,6 +125,27 @@ def test_the_push_is_the_fence(hosts):
     assert remote_head(hosts.bare) == a.repo.head()
 
 
+def test_a_host_holding_the_save_lock_cannot_stop_the_others(hosts, postgres):
+    """Saves queue for the save lock; one held by a paused host is given up after its wait, and the
+    push still fences: the save lands on the head the remote has."""
+    a, b = hosts(2)
+    import psycopg
+    from wiki.core.hosts import _SAVE_LOCK
+
+    ref = a.repo.ref
+    with psycopg.connect(a.engine.url.set(drivername="postgresql").render_as_string(hide_password=False)) as paused:
+        paused.execute("SELECT pg_advisory_xact_lock(%s, hashtext(%s))", (_SAVE_LOCK, ref))
+        start = time.monotonic()
+        saved = a.pages.save("Paused", "saved while another host held the lock\n", ADA)
+        waited = time.monotonic() - start
+        paused.rollback()
+    assert waited >= 2.0  # it queued for the lock first
+    assert remote_head(hosts.bare) == saved.commit
+    after = b.pages.save("Paused", "and the next save queues and takes the lock\n", BOB, base=saved.commit)
+    assert remote_head(hosts.bare) == after.commit
+    assert b.repo.commit(after.commit).parents == (saved.commit,)
+
+
 def test_the_mirror_never_holds_what_the_remote_lacks(hosts, git_server):
     a, = hosts(1)
     git_server.stop()

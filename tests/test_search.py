@@ -308,3 +308,29 @@ def test_operator_mixes_whoosh_cannot_parse_search_their_words(wiki):
     store, index = wiki
     result = index.search("vendor (+contract)")
     assert result.error is None and paths(result) == ["Projects/Alpha"]
+
+
+def test_catch_ups_keep_few_segments_and_lose_no_page(wiki):
+    """Each catch-up writes a segment; merging like sizes keeps O(log n) of them and rewrites each
+    document O(log n) times. (Folding every small segment into one on each catch-up rewrote all the
+    changes since the last build every time: saves got slower as the wiki grew.)"""
+    store, index = wiki
+
+    def segments(name: str) -> dict[str, int]:
+        return {reader.segment().segment_id(): reader.doc_count_all()
+                for reader, _ in index.engine.open(name).reader().leaf_readers()}
+
+    rewritten = {"pages": 0, "history": 0}
+    for i in range(40):
+        store.save(f"Grow/Page{i}", f"# Page {i}\n\nword{i}x appears here.\n", ALICE)
+        before = {name: segments(name) for name in rewritten}
+        assert index.catch_up(wait=True)
+        for name in rewritten:
+            after = segments(name)
+            rewritten[name] += sum(docs for seg, docs in after.items() if seg not in before[name])
+            assert len(after) <= 8, (name, len(after))
+    for name, docs in rewritten.items():
+        assert docs < 40 * 6, (name, docs)  # about 40 x log2(40) at most (folding all into one: 536 for pages)
+    for i in (0, 17, 39):
+        assert paths(index.search(f"word{i}x")) == [f"Grow/Page{i}"]
+    assert index.search("vendor contract").hits  # the pages of the first build are still found

@@ -81,19 +81,24 @@ class HeadRegistry:
             with contextlib.suppress(DBAPIError):
                 conn.close()
 
-    def _take_save_lock(self, conn) -> None:
-        """The save lock of this branch, asked for without blocking (a round trip when nobody holds it,
-        as it is for most saves), again every few milliseconds for at most `lock_wait` seconds; then the
-        save goes on without it."""
-        deadline = time.monotonic() + self.lock_wait
-        pause = 0.002
-        while not conn.execute(text("SELECT pg_try_advisory_xact_lock(:key, hashtext(:ref))"),
-                               {"key": _SAVE_LOCK, "ref": self.ref}).scalar():
-            if time.monotonic() > deadline:
-                log.info("saving without the save lock (a host held it for more than %.1f s)", self.lock_wait)
-                return
-            time.sleep(pause)
-            pause = min(pause * 2, 0.02)
+    def _take_save_lock(self, conn) -> bool:
+        """The save lock of this branch: hosts queue for it in PostgreSQL (first come, first served, no
+        polling); after `lock_wait` seconds the save goes on without it (a host paused while holding it
+        cannot stop the others: the push is the fence)."""
+        conn.execute(text("SAVEPOINT tacit_save_lock"))
+        conn.execute(text(f"SET LOCAL lock_timeout = {int(self.lock_wait * 1000)}"))
+        try:
+            conn.execute(text("SELECT pg_advisory_xact_lock(:key, hashtext(:ref))"),
+                         {"key": _SAVE_LOCK, "ref": self.ref})
+        except OperationalError as e:
+            if getattr(e.orig, "sqlstate", None) != "55P03":  # lock_not_available: the wait ran out
+                raise
+            conn.execute(text("ROLLBACK TO SAVEPOINT tacit_save_lock"))
+            log.info("saving without the save lock (a host held it for more than %.1f s)", self.lock_wait)
+            return False
+        conn.execute(text("RELEASE SAVEPOINT tacit_save_lock"))
+        conn.execute(text("SET LOCAL lock_timeout = 0"))
+        return True
 
     def record(self, commit: str) -> None:
         """Note a head published some other way (a push through the wiki, the watcher)."""
@@ -202,6 +207,7 @@ class MirrorFollower:
                 self._stop.wait(POLL_SECONDS)
 
     def _follow(self, conn) -> None:
+        self.remote.maintain()
         row = conn.execute("SELECT commit FROM branch_heads WHERE ref = %s", (self.registry.ref,)).fetchone()
         self.published = row[0] if row else None
         if self.published and not self.remote.has(self.published):

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import contextlib
 import logging
+import time
 from typing import Iterator, Protocol
 
 from sqlalchemy.exc import DBAPIError
@@ -58,16 +59,27 @@ class RemoteBranch:
 
     @contextlib.contextmanager
     def turn(self) -> Iterator[None]:
+        marks = [time.perf_counter()]
         with self.remote.repo.write_lock():
+            marks.append(time.perf_counter())
             self._catch_up()
+            marks.append(time.perf_counter())
             with self.registry.save_turn() as turn:
+                marks.append(time.perf_counter())
                 if turn.published and not self.remote.has(turn.published):
                     self.remote.fetch(until=turn.published)  # another host saved meanwhile
+                marks.append(time.perf_counter())
                 self._turn = turn
                 try:
                     yield
                 finally:
                     self._turn = None
+                    marks.append(time.perf_counter())
+            marks.append(time.perf_counter())
+        if log.isEnabledFor(logging.DEBUG):
+            steps = ("host lock", "catch-up", "save lock", "fetch", "compute and push", "record")
+            log.debug("save turn: %s", ", ".join(f"{step} {1000 * (b - a):.0f} ms"
+                                                  for step, a, b in zip(steps, marks, marks[1:])))
 
     def _catch_up(self) -> None:
         """Fetch what another host published before taking the turn every host waits for, so that

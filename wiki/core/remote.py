@@ -24,6 +24,11 @@ log = logging.getLogger(__name__)
 FETCH_TIMEOUT = 15.0
 SERVER_VIEW = "refs/tacit/server"  # the remote's branch as last peeked at (never the branch the wiki reads)
 PUSH_TIMEOUT = 30.0
+MAINTENANCE_SECONDS = 600.0
+# a fetch follows every save of every host: it spawns no `git maintenance` (maintain() does, every
+# MAINTENANCE_SECONDS) and does not walk history to report forced updates (the branch never is)
+FETCH_OPTIONS = ("--quiet", "--no-tags", "--no-write-fetch-head", "--no-auto-maintenance",
+                 "--no-show-forced-updates")
 
 
 class PushOutcome(enum.Enum):
@@ -49,6 +54,7 @@ class Remote:
         self.repo = repo
         self.url = url
         self.last_fetch: float | None = None  # time.time() of the last successful fetch
+        self._maintained = time.monotonic()
 
     @classmethod
     def open_mirror(cls, path: str | Path, url: str, branch: str | None = None,
@@ -110,8 +116,7 @@ class Remote:
                 return self.repo.head()
             deadline = time.monotonic() + STALE_LOCK_SECONDS + 5
             while True:
-                proc = self._run(["fetch", "--quiet", "--no-tags", "--no-write-fetch-head", self.NAME,
-                                  f"+{self.ref}:{self.ref}"], timeout)
+                proc = self._run(["fetch", *FETCH_OPTIONS, self.NAME, f"+{self.ref}:{self.ref}"], timeout)
                 if "cannot lock ref" not in proc.stderr or time.monotonic() > deadline:
                     break
                 # a save or a push is moving the mirror's branch right now, or a process killed while it did
@@ -167,8 +172,7 @@ class Remote:
     def peek(self) -> str | None:
         """The remote's branch head, with its commits fetched beside the branch (``refs/tacit/server``)
         without moving it: to count how far behind the mirror is, or to see whether it is ahead."""
-        proc = self._run(["fetch", "--quiet", "--no-tags", "--no-write-fetch-head", self.NAME,
-                          f"+{self.ref}:{SERVER_VIEW}"], FETCH_TIMEOUT)
+        proc = self._run(["fetch", *FETCH_OPTIONS, self.NAME, f"+{self.ref}:{SERVER_VIEW}"], FETCH_TIMEOUT)
         if proc.returncode != 0:
             if "couldn't find remote ref" in proc.stderr:
                 return None
@@ -188,6 +192,20 @@ class Remote:
         if head == new or (head and self.repo.is_ancestor(new, head)):
             return  # a fetch got there first
         self.fetch()
+
+    def maintain(self) -> None:
+        """Pack the mirror's loose objects when git thinks it is time (``git maintenance run --auto``),
+        at most every MAINTENANCE_SECONDS; fetches leave it to this."""
+        if time.monotonic() - self._maintained < MAINTENANCE_SECONDS:
+            return
+        self._maintained = time.monotonic()
+        try:
+            proc = self._run(["maintenance", "run", "--auto", "--quiet"], PUSH_TIMEOUT)
+        except RemoteUnavailable:  # only the timeout: maintenance needs no server
+            log.warning("git maintenance of %s took more than %.0f s", self.repo.path, PUSH_TIMEOUT)
+            return
+        if proc.returncode != 0:
+            log.warning("git maintenance of %s failed: %s", self.repo.path, _last_line(proc.stderr))
 
     def has(self, commit: str) -> bool:
         """Whether the mirror's branch holds `commit` (it is the head or an ancestor of it)."""

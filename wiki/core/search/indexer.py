@@ -37,7 +37,7 @@ from . import semantic
 from .meaning import MeaningClient
 from .semantic import SemanticSettings
 from .vectors import VectorStore
-from .whoosh_engine import WhooshEngine, as_datetime, merge_small_into_one
+from .whoosh_engine import WhooshEngine, as_datetime, merge_by_size
 from ...logconfig import child_environment
 
 log = logging.getLogger(__name__)
@@ -343,7 +343,7 @@ class SearchIndex:
             docs, removed, _ = self._changed(indexed, head)
         else:
             docs, removed = [], list(self.engine.all_links())
-        with _writing(self.engine.open("pages"), timeout=30, _merge=merge_small_into_one) as writer:
+        with _writing(self.engine.open("pages"), timeout=30, _merge=merge_by_size) as writer:
             self.engine.write_pages(writer, docs, removed, {"head": head or ""})
 
     def _catch_up_history(self, head: str | None) -> None:
@@ -354,7 +354,7 @@ class SearchIndex:
             self._rebuild_history(None)  # a reset or force push: the history itself changed
             return
         rev_range = f"{indexed}..{head}" if indexed else head
-        with _writing(self.engine.open("history"), timeout=30, _merge=merge_small_into_one) as writer:
+        with _writing(self.engine.open("history"), timeout=30, _merge=merge_by_size) as writer:
             self.engine.write_history(writer, list(self._revision_docs(rev_range)) if head else [],
                                       {"head": head or ""})
 

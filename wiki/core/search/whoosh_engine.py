@@ -548,23 +548,30 @@ class _Near:
                        else html.escape(p) for i, p in enumerate(parts))
 
 
-def merge_small_into_one(writer, segments):
-    """Whoosh merge policy for catch-ups: keep the big segment, fold every other one into the new.
+def merge_by_size(writer, segments, ratio: int = 2):
+    """Whoosh merge policy for catch-ups: fold the smallest segments together, like a binary counter.
 
-    Each catch-up writes a small segment; left alone they pile up and every query pays for each
-    (Whoosh's default policy lets several accumulate). Merging only the small ones costs little.
+    Each catch-up writes a small segment. Folding every one into a single second segment (as this
+    once did) rewrites that segment on every catch-up, so a catch-up cost as much as every change
+    since the last full build: saves got slower as the wiki grew. Merging only segments of like
+    size rewrites each document O(log n) times and keeps O(log n) segments for queries.
     """
     from whoosh.reading import SegmentReader
 
-    if len(segments) <= 1:
+    ascending = sorted(segments, key=lambda seg: seg.doc_count_all())
+    merged, total = [], 0
+    for seg in ascending:
+        if merged and seg.doc_count_all() > ratio * total:
+            break
+        merged.append(seg)
+        total += seg.doc_count_all()
+    if len(merged) <= 1:
         return segments
-    big = max(segments, key=lambda seg: seg.doc_count_all())
-    for seg in segments:
-        if seg is not big:
-            reader = SegmentReader(writer.storage, writer.schema, seg)
-            writer.add_reader(reader)
-            reader.close()
-    return [big]
+    for seg in merged:
+        reader = SegmentReader(writer.storage, writer.schema, seg)
+        writer.add_reader(reader)
+        reader.close()
+    return [seg for seg in segments if seg not in merged]
 
 
 def _column_value(column, docnum: int):
