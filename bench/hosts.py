@@ -108,7 +108,8 @@ class Probe:
 
     def __init__(self, c: Cluster, token: str) -> None:
         self.c, self.token = c, token
-        self.visible: list[float] = []
+        self.visible: list[float] = []  # until a GET on the other host answers the page
+        self.in_mirror: list[float] = []  # until the other host's mirror holds the commit
         self.found: list[float] = []
         self.stop = threading.Event()
         self.rng = random.Random(3)
@@ -117,11 +118,15 @@ class Probe:
         a, *others = self.rng.sample(self.c.hosts, 3)
         word = f"probe{self.rng.randrange(10**9)}"
         page = f"Probe/{word}"
-        status, _ = a.request("PUT", f"/-/api/v1/pages/{page}", {"markdown": f"# {word}\n\n{word} here\n"},
-                              self.token)
+        status, answer = a.request("PUT", f"/-/api/v1/pages/{page}", {"markdown": f"# {word}\n\n{word} here\n"},
+                                   self.token)
         if status != 201:
             return
         saved = time.perf_counter()
+        watchers = [threading.Thread(target=self._watch_mirror, args=(host, answer["commit"], saved))
+                    for host in others]
+        for watcher in watchers:
+            watcher.start()
         pending = set(range(len(others)))
         while pending and time.perf_counter() - saved < 10:
             for i in list(pending):
@@ -132,6 +137,8 @@ class Probe:
             time.sleep(0.005)
         for _ in pending:
             self.visible.append(10.0)
+        for watcher in watchers:
+            watcher.join()
         if search:
             while time.perf_counter() - saved < 20:
                 _, found = others[0].request("GET", f"/-/api/v1/search?q={word}", token=self.token)
@@ -139,6 +146,25 @@ class Probe:
                     self.found.append(time.perf_counter() - saved)
                     break
                 time.sleep(0.02)
+
+    def _watch_mirror(self, host, commit: str, saved: float) -> None:
+        """Time until the host's mirror holds `commit`: its branch is read from the ref file (as git
+        does), and git is asked about ancestry only when that moved."""
+        ref = Path(host.repo) / "refs" / "heads" / "main"
+        seen = None
+        while time.perf_counter() - saved < 10:
+            try:
+                head = ref.read_text().strip()
+            except FileNotFoundError:
+                head = git_out(host.repo, "rev-parse", "refs/heads/main").strip()
+            if head != seen:
+                seen = head
+                if head == commit or subprocess.run(["git", "--git-dir", str(host.repo), "merge-base", "--is-ancestor",
+                                                     commit, head], capture_output=True).returncode == 0:
+                    self.in_mirror.append(time.perf_counter() - saved)
+                    return
+            time.sleep(0.002)
+        self.in_mirror.append(10.0)
 
     def run(self, search: bool = True) -> None:
         while not self.stop.is_set():
@@ -182,7 +208,8 @@ def load(c: Cluster, token: str, saves: int, clients: int) -> dict:
             "remote_commits_unanswered": len(commits - {b["commit"] for *_, b in ok}),
             "unknown_revision_answers": unknown, "mirrors_ahead_of_remote": c.mirrors_within_remote(),
             "fsck_clean": fsck_clean(c.bare) and all(fsck_clean(h.repo) for h in c.hosts),
-            "convergence": ms(probe.visible), "search_on_another_host": ms(probe.found)}
+            "convergence": ms(probe.visible), "in_other_mirrors": ms(probe.in_mirror),
+            "search_on_another_host": ms(probe.found)}
 
 
 def without_notifications(c: Cluster, token: str, seconds: float = 20) -> dict:
@@ -196,7 +223,7 @@ def without_notifications(c: Cluster, token: str, seconds: float = 20) -> dict:
         time.sleep(0.5)
     probe.stop.set()
     prober.join()
-    return ms(probe.visible)
+    return {"visible": ms(probe.visible), "in_other_mirrors": ms(probe.in_mirror)}
 
 
 def direct_pushes(c: Cluster, tmp: Path, n: int = 10) -> dict:

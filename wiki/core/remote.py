@@ -15,7 +15,7 @@ import subprocess
 import time
 from pathlib import Path
 
-from .gitrepo import STALE_LOCK_SECONDS, ZERO, GitError, GitRepo, _git_env
+from .gitrepo import STALE_LOCK_SECONDS, ZERO, GitError, GitRepo, UnknownRevision, _git_env
 from .clock import SYSTEM_CLOCK, Clock
 from .locks import file_lock
 
@@ -214,6 +214,10 @@ class Remote:
             return False
         if commit == head:
             return True
+        try:
+            self.repo.commit(commit)  # through the open cat-file pipe: a commit not fetched yet costs no process
+        except UnknownRevision:
+            return False
         try:
             return self.repo.is_ancestor(commit, head)
         except GitError:

@@ -30,6 +30,10 @@ from .talk import TalkStore
 from .users import UserStore
 from .watch import WatchStore
 
+# A host catches its search index up with what other hosts saved after this pause, so a burst of
+# their saves costs one catch-up (the pages a search reads are caught up by the search itself).
+FOLLOWER_CATCH_UP_PAUSE = 1.5
+
 
 def page_href(prefix: str) -> Callable[[str], str]:
     def href(name: str) -> str:
@@ -120,7 +124,7 @@ class Wiki:
         pages.after_commit.append(lambda commit, parent: search.catch_up_soon())
         if remote is not None:
             follower = MirrorFollower(remote, registry, libpq_dsn(engine),
-                                      on_change=lambda head: search.catch_up_soon())
+                                      on_change=lambda head: search.catch_up_soon(FOLLOWER_CATCH_UP_PAUSE))
         if build_search:
             search.ensure_built()
         return cls(repo, pages, renderer, anonymous, engine, UserStore(engine), RuleStore(engine),

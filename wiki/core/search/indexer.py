@@ -93,6 +93,7 @@ class SearchIndex:
         self._background_lock = threading.Lock()
         self._soon_thread: threading.Thread | None = None
         self._soon_pending = False
+        self._soon_pause = float("inf")  # the shortest pause asked for since the last catch-up round
         self._pool: ThreadPoolExecutor | None = None
         self._rebuild_process: subprocess.Popen | None = None
         self._closed = False
@@ -462,17 +463,19 @@ class SearchIndex:
                 except RuntimeError as e:  # the service stopped: the next start builds it
                     log.warning("semantic index not built: %s", e)
 
-    def catch_up_soon(self) -> None:
+    def catch_up_soon(self, pause: float = _SOON_PAUSE) -> None:
         """After a save: bring the index up to date without delaying the response.
 
-        One catch-up thread per process at a time, after a short pause so a burst
-        of saves costs one catch-up; saves made while it runs are picked up by its
-        next round. (A search catches the page index up itself in any case.)
+        One catch-up thread per process at a time, after a pause so a burst of saves
+        costs one catch-up (the shortest pause asked for since the last round); saves
+        made while it runs are picked up by its next round. (A search catches the page
+        index up itself in any case.)
         """
         with self._background_lock:
             if self._closed:
                 return
             self._soon_pending = True
+            self._soon_pause = min(self._soon_pause, pause)
             if self._soon_thread is not None and self._soon_thread.is_alive():
                 return
 
@@ -483,7 +486,8 @@ class SearchIndex:
                             self._soon_thread = None
                             return
                         self._soon_pending = False
-                    if self._closing.wait(_SOON_PAUSE):
+                        pause, self._soon_pause = self._soon_pause, float("inf")
+                    if self._closing.wait(pause):
                         continue  # closed in the pause: the next start catches up (the index says from where)
                     try:
                         self.catch_up(wait=True)
