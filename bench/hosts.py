@@ -395,8 +395,13 @@ def main() -> int:
         with c:
             if "cost" in phases:
                 results["hosts_sequential_save"] = sequential_saves(c.hosts, token)
+                results["hosts_sequential_save_one_host"] = sequential_saves(c.hosts[:1], token)
+                results["hosts_sequential_save_random_host"] = sequential_saves(
+                    [c.balanced()], token)  # AnyHost: a random host for each request
                 results["hosts_concurrent_save"] = concurrent_saves(c.balanced(), token, 3 * args.clients)
-                log(f"3 hosts: {results['hosts_sequential_save']}, {results['hosts_concurrent_save']}")
+                log(f"3 hosts: {results['hosts_sequential_save']} (one host: "
+                    f"{results['hosts_sequential_save_one_host']}, random: {results['hosts_sequential_save_random_host']}), "
+                    f"{results['hosts_concurrent_save']}")
             if "load" in phases:
                 log(f"load: {args.saves} saves by {3 * args.clients} clients")
                 results["load"] = load(c, token, args.saves, 3 * args.clients)

@@ -133,6 +133,7 @@ def test_a_host_holding_the_save_lock_cannot_stop_the_others(hosts, postgres):
     from wiki.core.hosts import _SAVE_LOCK
 
     ref = a.repo.ref
+    a.pages.branch.registry.lock_wait = 2.0  # the setting, shortened for the test
     with psycopg.connect(a.engine.url.set(drivername="postgresql").render_as_string(hide_password=False)) as paused:
         paused.execute("SELECT pg_advisory_xact_lock(%s, hashtext(%s))", (_SAVE_LOCK, ref))
         start = time.monotonic()

@@ -3,7 +3,7 @@
 Nothing here decides what is saved: the remote's compare-and-swap on push does. PostgreSQL carries
 hints that make the hosts quick and polite: a row with the head last published (and a NOTIFY in the
 same transaction), an advisory lock that takes saves one at a time so hosts do not push into each
-other's leases (correctness never depends on it: it is given up after a short wait), and a second
+other's leases (correctness never depends on it: it is given up after SAVE_LOCK_WAIT), and a second
 advisory lock electing the one host that watches the remote for pushes made straight to it.
 """
 
@@ -27,6 +27,7 @@ log = logging.getLogger(__name__)
 CHANNEL = "tacit_heads"
 _SAVE_LOCK = 7206104  # advisory lock keys (with hashtext(ref) as the second half)
 _WATCH_LOCK = 7206105
+SAVE_LOCK_WAIT = 10.0  # every save of the wiki queues here; a host paused holding the lock delays saves this long
 POLL_SECONDS = 1.0  # how often a host compares its head with the published one, and the watcher asks the remote
 
 
@@ -43,7 +44,7 @@ class SaveTurn:
 class HeadRegistry:
     """The head each branch was last published at, in PostgreSQL, announced with NOTIFY."""
 
-    def __init__(self, engine: Engine, ref: str, lock_wait: float = 2.0) -> None:
+    def __init__(self, engine: Engine, ref: str, lock_wait: float = SAVE_LOCK_WAIT) -> None:
         self.engine = engine
         self.ref = ref
         self.lock_wait = lock_wait

@@ -60,24 +60,24 @@ class RemoteBranch:
     @contextlib.contextmanager
     def turn(self) -> Iterator[None]:
         marks = [time.perf_counter()]
-        with self.remote.repo.write_lock():
+        self._catch_up()
+        marks.append(time.perf_counter())
+        # every save of every host queues for the save lock in PostgreSQL, first come first served;
+        # the host's own lock under it is then free at once (unless the save lock's wait ran out)
+        with self.registry.save_turn() as turn, self.remote.repo.write_lock():
             marks.append(time.perf_counter())
-            self._catch_up()
+            if turn.published and not self.remote.has(turn.published):
+                self.remote.fetch(until=turn.published)  # another host saved meanwhile
             marks.append(time.perf_counter())
-            with self.registry.save_turn() as turn:
+            self._turn = turn
+            try:
+                yield
+            finally:
+                self._turn = None
                 marks.append(time.perf_counter())
-                if turn.published and not self.remote.has(turn.published):
-                    self.remote.fetch(until=turn.published)  # another host saved meanwhile
-                marks.append(time.perf_counter())
-                self._turn = turn
-                try:
-                    yield
-                finally:
-                    self._turn = None
-                    marks.append(time.perf_counter())
-            marks.append(time.perf_counter())
+        marks.append(time.perf_counter())
         if log.isEnabledFor(logging.DEBUG):
-            steps = ("host lock", "catch-up", "save lock", "fetch", "compute and push", "record")
+            steps = ("catch-up", "save lock", "fetch", "compute and push", "record")
             log.debug("save turn: %s", ", ".join(f"{step} {1000 * (b - a):.0f} ms"
                                                   for step, a, b in zip(steps, marks, marks[1:])))
 
