@@ -300,6 +300,7 @@ def search_on_every_host(tmp: Path, postgres: PostgresCluster, git_server: GitSe
 
     if not CORPUS.exists():
         return {"skipped": f"no corpus at {CORPUS}"}
+    (tmp / "tldr").mkdir(parents=True, exist_ok=True)
     corpus = unpack_tldr(tmp / "tldr")
     single = WikiServer(tmp / "tldr-single", workers=2, threads=2, WIKI_SEMANTIC="0")
     single.repo, single.env["WIKI_REPO"] = corpus, str(corpus)

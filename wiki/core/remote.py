@@ -22,6 +22,7 @@ from .locks import file_lock
 log = logging.getLogger(__name__)
 
 FETCH_TIMEOUT = 15.0
+CLONE_TIMEOUT = 1800.0
 SERVER_VIEW = "refs/tacit/server"  # the remote's branch as last peeked at (never the branch the wiki reads)
 PUSH_TIMEOUT = 30.0
 MAINTENANCE_SECONDS = 600.0
@@ -77,7 +78,8 @@ class Remote:
         local = repo.head()
         if local is not None:
             remote._check_not_ahead(local)
-        remote.fetch()
+        # a new mirror fetches the whole history (minutes for a big wiki); later fetches bring a save or two
+        remote.fetch(timeout=FETCH_TIMEOUT if local is not None else CLONE_TIMEOUT)
         return remote
 
     def _check_not_ahead(self, local: str) -> None:
