@@ -306,9 +306,9 @@ def search_on_every_host(tmp: Path, postgres: PostgresCluster, git_server: GitSe
     single.repo, single.env["WIKI_REPO"] = corpus, str(corpus)
     c = Cluster(tmp / "tldr-hosts", postgres, git_server, seed=corpus)
     servers = [single, *c.hosts]
-    single.start()
-    c.start()
     try:
+        single.start()
+        c.start()
         started = time.perf_counter()
         for srv in servers:  # every host builds its own indexes from its mirror
             while True:
