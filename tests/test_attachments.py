@@ -12,7 +12,7 @@ from werkzeug.http import parse_options_header
 from wiki.core.attachments import (AttachmentStore, BadFileName, FileNotFound, FileTooLarge, check_file_name,
                                    content_type, safe_file_name)
 from wiki.core.gitrepo import Person
-from wiki.core.pages import Conflict, PageNotFound
+from wiki.core.pages import Conflict, ConflictReason, PageNotFound, SaveStatus
 
 from .conftest import ALICE, BOB, client_for, git, team_app
 
@@ -45,13 +45,13 @@ def test_upload_replace_and_delete_are_one_commit_each_by_the_acting_user(files,
     repo = store.repo.path
     before = commits(repo)
     first = files.put("Projects/Alpha", "diagram.png", PNG, ALICE)
-    assert first.status == "uploaded"
+    assert first.status is SaveStatus.UPLOADED
     assert git(repo, "show", "--name-status", "--format=%an|%s", "HEAD").split() == [
         "Alice", "Example|Upload", "diagram.png", "to", "Projects/Alpha", "A", "Projects/Alpha/diagram.png"]
     second = files.put("Projects/Alpha", "diagram.png", PNG + b"more", BOB, "A bigger picture")
-    assert second.status == "replaced"
+    assert second.status is SaveStatus.REPLACED
     assert git(repo, "log", "-1", "--format=%an|%s").strip() == "Bob Example|A bigger picture"
-    assert files.put("Projects/Alpha", "diagram.png", PNG + b"more", BOB).status == "unchanged"
+    assert files.put("Projects/Alpha", "diagram.png", PNG + b"more", BOB).status is SaveStatus.UNCHANGED
     files.delete("Projects/Alpha", "diagram.png", ALICE)
     assert commits(repo) == before + 3
     assert git(repo, "log", "-1", "--format=%an|%s").strip() == "Alice Example|Delete diagram.png from Projects/Alpha"
@@ -96,14 +96,14 @@ def test_case_clashes_subfolders_missing_pages_and_sizes_are_refused(files, stor
     files.put("Projects/Alpha", "Diagram.png", PNG, ALICE)
     with pytest.raises(Conflict) as clash:
         files.put("Projects/Alpha", "diagram.png", PNG, ALICE)
-    assert clash.value.reason == "case" and clash.value.other == "Projects/Alpha/Diagram.png"
+    assert clash.value.reason is ConflictReason.CASE and clash.value.other == "Projects/Alpha/Diagram.png"
     store.save("Projects/Alpha/Sub/Page", "x\n", ALICE)
     with pytest.raises(Conflict) as folder:
         files.put("Projects/Alpha", "Sub", b"x", ALICE)
-    assert folder.value.reason == "folder"
+    assert folder.value.reason is ConflictReason.FOLDER
     with pytest.raises(PageNotFound):
         files.put("Nowhere", "a.png", PNG, ALICE)
-    assert files.put("Projects/Alpha", "exact.bin", b"x" * 1000, ALICE).status == "uploaded"  # at the limit
+    assert files.put("Projects/Alpha", "exact.bin", b"x" * 1000, ALICE).status is SaveStatus.UPLOADED  # at the limit
     with pytest.raises(FileTooLarge):
         files.put("Projects/Alpha", "over.bin", b"x" * 1001, ALICE)
     with pytest.raises(FileNotFound):
@@ -623,11 +623,11 @@ def test_a_page_moved_onto_a_files_name_is_a_conflict_and_nothing_is_written(fil
     head = store.head()
     with pytest.raises(Conflict) as caught:
         store.rename("Home", "Projects/Alpha/Plan", ALICE)
-    assert (caught.value.reason, caught.value.other) == ("taken", "Projects/Alpha/Plan")
+    assert (caught.value.reason, caught.value.other) == (ConflictReason.TAKEN, "Projects/Alpha/Plan")
     with pytest.raises(Conflict) as caught:
         store.save("Projects/Alpha/Plan/Steps", "# Steps\n", ALICE)
     assert (caught.value.reason, caught.value.other, caught.value.yours) == (
-        "taken", "Projects/Alpha/Plan", "# Steps\n")
+        ConflictReason.TAKEN, "Projects/Alpha/Plan", "# Steps\n")
     assert store.head() == head
 
 

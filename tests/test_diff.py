@@ -10,11 +10,11 @@ from html.parser import HTMLParser
 
 import pytest
 
-from wiki.core.diff import DiffLine, Hunk, Row, Segment, TextDiff, diff_texts, rendered_diff, word_diff
+from wiki.core.diff import DiffLine, Hunk, LineKind, Row, Segment, SegmentKind, TextDiff, diff_texts, rendered_diff, word_diff
 
 
 def pieces(segments) -> list[tuple[str, str]]:
-    return [(s.kind, s.text) for s in segments]
+    return [(s.kind.value, s.text) for s in segments]
 
 
 def kinds(hunk: Hunk) -> str:
@@ -27,11 +27,11 @@ def check_invariants(d: TextDiff) -> None:
         for index, line in enumerate(hunk.lines):
             assert "".join(s.text for s in line.segments) == line.text
             assert "\n" not in line.text and "\r" not in line.text
-            if line.kind == " ":
+            if line.kind is LineKind.CONTEXT:
                 assert line.partner is None
-                assert all(s.kind == "equal" for s in line.segments)
+                assert all(s.kind is SegmentKind.EQUAL for s in line.segments)
                 assert line.old_no is not None and line.new_no is not None
-            elif line.kind == "-":
+            elif line.kind is LineKind.REMOVED:
                 assert line.new_no is None and line.old_no is not None
                 assert {s.kind for s in line.segments} <= {"equal", "delete"}
             else:
@@ -40,15 +40,15 @@ def check_invariants(d: TextDiff) -> None:
             if line.partner is not None:
                 partner = hunk.lines[line.partner]
                 assert partner.partner == index
-                assert {line.kind, partner.kind} == {"-", "+"}
-            elif line.kind == "-" and line.text:
+                assert {line.kind, partner.kind} == {LineKind.REMOVED, LineKind.ADDED}
+            elif line.kind is LineKind.REMOVED and line.text:
                 assert pieces(line.segments) == [("delete", line.text)]
-            elif line.kind == "+" and line.text:
+            elif line.kind is LineKind.ADDED and line.text:
                 assert pieces(line.segments) == [("insert", line.text)]
         assert sum(1 for line in hunk.lines if line.kind != "+") == hunk.old_count
         assert sum(1 for line in hunk.lines if line.kind != "-") == hunk.new_count
-    assert d.added == sum(1 for h in d.hunks for line in h.lines if line.kind == "+")
-    assert d.removed == sum(1 for h in d.hunks for line in h.lines if line.kind == "-")
+    assert d.added == sum(1 for h in d.hunks for line in h.lines if line.kind is LineKind.ADDED)
+    assert d.removed == sum(1 for h in d.hunks for line in h.lines if line.kind is LineKind.REMOVED)
 
 
 # --------------------------------------------------------------------------- basics
@@ -82,7 +82,7 @@ def test_pure_insertion(old, new, header, expected_kinds, new_numbers, inserted)
     assert (hunk.old_start, hunk.old_count, hunk.new_start, hunk.new_count) == header
     assert kinds(hunk) == expected_kinds
     assert [line.new_no for line in hunk.lines] == new_numbers
-    [line] = [line for line in hunk.lines if line.kind == "+"]
+    [line] = [line for line in hunk.lines if line.kind is LineKind.ADDED]
     assert (line.text, line.new_no, line.old_no, line.partner) == (*inserted, None, None)
     assert pieces(line.segments) == [("insert", inserted[0])]
 
@@ -101,7 +101,7 @@ def test_pure_deletion(old, new, expected_kinds, removed_text, removed_no):
     assert (d.added, d.removed) == (0, 1)
     [hunk] = d.hunks
     assert kinds(hunk) == expected_kinds
-    [line] = [line for line in hunk.lines if line.kind == "-"]
+    [line] = [line for line in hunk.lines if line.kind is LineKind.REMOVED]
     assert (line.text, line.old_no, line.new_no) == (removed_text, removed_no, None)
     assert pieces(line.segments) == [("delete", removed_text)]
 
@@ -150,9 +150,9 @@ def test_inserted_and_deleted_words_in_one_line():
 
 
 def test_word_diff_of_equal_and_empty_lines():
-    assert word_diff("same", "same") == ((Segment("equal", "same"),), (Segment("equal", "same"),))
-    assert word_diff("", "new words") == ((), (Segment("insert", "new words"),))
-    assert word_diff("old words", "") == ((Segment("delete", "old words"),), ())
+    assert word_diff("same", "same") == ((Segment(SegmentKind.EQUAL, "same"),), (Segment(SegmentKind.EQUAL, "same"),))
+    assert word_diff("", "new words") == ((), (Segment(SegmentKind.INSERT, "new words"),))
+    assert word_diff("old words", "") == ((Segment(SegmentKind.DELETE, "old words"),), ())
 
 
 def test_words_are_whole_words_not_characters():
@@ -179,8 +179,8 @@ def test_words_are_whole_words_not_characters():
 )
 def test_unicode_word_boundaries(old_line, new_line, deleted, inserted):
     old, new = word_diff(old_line, new_line)
-    assert [s.text for s in old if s.kind == "delete"] == [deleted]
-    assert [s.text for s in new if s.kind == "insert"] == [inserted]
+    assert [s.text for s in old if s.kind is SegmentKind.DELETE] == [deleted]
+    assert [s.text for s in new if s.kind is SegmentKind.INSERT] == [inserted]
     assert "".join(s.text for s in old) == old_line
     assert "".join(s.text for s in new) == new_line
 
@@ -344,7 +344,7 @@ def test_folding_two_distant_changes():
     assert second.skipped_before == 73  # lines 14..86
     assert d.skipped_after == 7  # lines 94..100
     assert first.skipped_before + first.old_count + second.skipped_before + second.old_count + d.skipped_after == 100
-    assert [line.old_no for line in first.lines if line.kind == " "] == [7, 8, 9, 11, 12, 13]
+    assert [line.old_no for line in first.lines if line.kind is LineKind.CONTEXT] == [7, 8, 9, 11, 12, 13]
     assert [line.text for line in first.lines if line.kind != " "] == ["line 10", "line 10 changed"]
     assert (d.added, d.removed) == (2, 2)
 
@@ -397,7 +397,7 @@ def test_side_by_side_unequal_replace_block():
     rows = d.side_by_side(hunk)
 
     def show(line: DiffLine | None):
-        return None if line is None else (line.kind, line.text)
+        return None if line is None else (line.kind.value, line.text)
 
     assert [(show(r.left), show(r.right)) for r in rows] == [
         ((" ", "keep"), (" ", "keep")),
@@ -500,7 +500,7 @@ def test_ten_thousand_lines_with_five_edits():
     assert len(d.hunks) == 5
     assert (d.added, d.removed) == (5, 5)
     assert [h.lines[0].old_no for h in d.hunks] == [3, 1_998, 3_999, 6_998, 9_996]
-    assert all(pieces(line.segments)[-1] == ("insert", " Edited.") for h in d.hunks for line in h.lines if line.kind == "+")
+    assert all(pieces(line.segments)[-1] == ("insert", " Edited.") for h in d.hunks for line in h.lines if line.kind is LineKind.ADDED)
 
 
 def test_long_paragraph_lines_stay_fast():
@@ -512,7 +512,7 @@ def test_long_paragraph_lines_stay_fast():
     assert time.perf_counter() - started < 5
     removed, added = d.hunks[0].lines
     assert removed.partner == 1
-    assert sum(1 for s in added.segments if s.kind == "insert") == 13
+    assert sum(1 for s in added.segments if s.kind is SegmentKind.INSERT) == 13
 
 
 @pytest.mark.parametrize("seed", range(40))

@@ -6,7 +6,7 @@ import pytest
 
 from wiki.core.attachments import AttachmentStore
 from wiki.core.gitrepo import Person
-from wiki.core.pages import Conflict, FolderNotFound, MoveNotAllowed
+from wiki.core.pages import Conflict, ConflictReason, FolderNotFound, LookupKind, MoveNotAllowed
 from wiki.core.relink import relative_path, rewrite
 from wiki.core.talk import TalkStore
 
@@ -72,7 +72,7 @@ def test_a_folder_moves_with_pages_files_and_talk_in_one_commit_leaving_redirect
     assert redirects["Projects/Alpha/Plan"] == "Archive/Alpha/Plan"
     assert redirects["Projects/Alpha/Deep/Down"] == "Archive/Alpha/Deep/Down"
     assert redirects["Projects/Alpha/diagram.png"] == "Archive/Alpha/diagram.png"
-    assert store.lookup("Projects/Alpha/Notes").kind == "redirect"
+    assert store.lookup("Projects/Alpha/Notes").kind is LookupKind.REDIRECT
     assert store.lookup("Projects/Alpha/Notes").name == "Archive/Alpha/Notes"
     assert store.get("Home").markdown == before_home
 
@@ -133,7 +133,7 @@ def test_refusals_leave_everything_as_it_was(wiki, target, reason, other):
     head = store.head()
     with pytest.raises(Conflict) as refused:
         store.rename_folder("Projects/Alpha", target, ALICE)
-    assert (refused.value.reason, refused.value.other) == (reason, other)
+    assert (refused.value.reason.value, refused.value.other) == (reason, other)
     assert store.head() == head
 
 
@@ -149,11 +149,11 @@ def test_a_target_page_or_case_twin_or_missing_folder_is_refused(wiki):
     head = store.head()
     with pytest.raises(Conflict) as page_there:  # moving the page along onto an existing page
         store.rename_folder("Projects/Alpha", "Archive", ALICE, with_page=True)
-    assert page_there.value.reason == "exists" and page_there.value.other == "Archive"
+    assert page_there.value.reason is ConflictReason.EXISTS and page_there.value.other == "Archive"
     store.save("Projects/gamma/X", "x\n", ALICE)
     with pytest.raises(Conflict) as twin:
         store.rename_folder("Projects/Alpha", "Projects/Gamma", ALICE)
-    assert twin.value.reason == "case" and twin.value.other == "Projects/gamma"
+    assert twin.value.reason is ConflictReason.CASE and twin.value.other == "Projects/gamma"
     with pytest.raises(FolderNotFound):
         store.rename_folder("Nowhere", "Somewhere", ALICE)
     with pytest.raises(FolderNotFound):

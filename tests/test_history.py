@@ -7,7 +7,7 @@ import pytest
 
 from wiki.core.gitrepo import GitRepo, Person
 from wiki.core.history import BadCursor, History
-from wiki.core.pages import PageStore
+from wiki.core.pages import PageStore, SaveStatus
 
 from .conftest import ALICE, BOB, git
 
@@ -77,7 +77,7 @@ def test_revert_restores_old_text_and_keeps_later_edits_of_other_lines(store, hi
     store.save("R", text.replace("line 2\n", "line 2 vandalized\n").replace("line 8\n", "line 8 fixed\n"),
                CAROL, base=c2)
     result = history.revert(store, "R", c1, ALICE, base=c2)  # the user looked at c2 when reverting
-    assert result.status == "merged"
+    assert result.status is SaveStatus.MERGED
     final = store.get("R").markdown
     assert "line 2\n" in final and "vandalized" not in final and "line 8 fixed" in final
     assert git(store.repo.git_dir, "log", "-1", "--format=%s").startswith("Revert R to " + c1[:10])
@@ -89,7 +89,7 @@ def test_a_deleted_page_can_be_restored(store, history):
     assert store.get("Gone") is None
     assert history.revisions("Gone")[0].status == "D"
     result = history.revert(store, "Gone", c1, ALICE, base=None)
-    assert result.status == "created" and store.get("Gone").markdown == "precious\n"
+    assert result.status is SaveStatus.CREATED and store.get("Gone").markdown == "precious\n"
 
 
 def test_page_diff_between_revisions_across_a_rename(store, history):

@@ -15,6 +15,7 @@ import pytest
 from wiki.config import load_config
 from wiki.core.gitrepo import GitRepo, Person, UnknownRevision
 from wiki.core.hosts import DatabaseUnavailable
+from wiki.core.pages import SaveStatus
 from wiki.core.remote import PushOutcome, Remote, RemoteUnavailable
 from wiki.core.wiki import Wiki
 
@@ -104,7 +105,7 @@ def test_a_save_is_pushed_and_a_stale_mirror_merges_through_the_same_path(hosts)
     # an edit whose base b has never seen (made on a) is fetched, not "unknown revision"
     third = a.pages.save("Plan", "one\nTWO\nthree\n", ADA, base=first.commit)
     merged = b.pages.save("Plan", "one\ntwo\nthree\nfour\n", BOB, base=first.commit)
-    assert merged.status == "merged"
+    assert merged.status is SaveStatus.MERGED
     assert b.pages.get("Plan").markdown == "one\nTWO\nthree\nfour\n"
     assert remote_head(hosts.bare) == merged.commit
     assert b.repo.commit(merged.commit).parents == (third.commit,)
@@ -158,7 +159,7 @@ def test_the_mirror_never_holds_what_the_remote_lacks(hosts, git_server):
         assert a.pages.get("Home") is not None  # reads go on
     finally:
         git_server.start()
-    assert a.pages.save("Down", "text\n", ADA).status == "created"
+    assert a.pages.save("Down", "text\n", ADA).status is SaveStatus.CREATED
 
 
 def test_database_down_refuses_saves_before_pushing(hosts, postgres):
@@ -175,7 +176,7 @@ def test_database_down_refuses_saves_before_pushing(hosts, postgres):
     deadline = time.monotonic() + 5
     while True:  # the pool's connections died with the server; the next save reconnects
         try:
-            assert a.pages.save("NoDb", "text\n", ADA).status == "created"
+            assert a.pages.save("NoDb", "text\n", ADA).status is SaveStatus.CREATED
             break
         except DatabaseUnavailable:
             if time.monotonic() > deadline:
@@ -253,4 +254,4 @@ def test_a_ref_lock_left_by_a_killed_process_does_not_stop_the_mirror(hosts):
     saved = a.pages.save("Locked", "x\n", ADA)
     assert b.remote.fetch() == saved.commit
     assert not lock.exists()
-    assert b.pages.save("Locked", "y\n", BOB, base=saved.commit).status == "saved"
+    assert b.pages.save("Locked", "y\n", BOB, base=saved.commit).status is SaveStatus.SAVED

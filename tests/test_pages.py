@@ -6,7 +6,7 @@ import subprocess
 import pytest
 
 from wiki.core.gitrepo import GitRepo, Person, UnknownRevision
-from wiki.core.pages import Conflict, PageNotFound, PageStore, PageTooLarge
+from wiki.core.pages import Conflict, ConflictReason, LookupKind, PageNotFound, PageStore, PageTooLarge, SaveStatus
 
 from .conftest import ALICE, BOB, git
 
@@ -23,7 +23,7 @@ def fsck(repo: GitRepo) -> None:
 
 def test_create_is_one_commit_by_the_author(store, repo):
     result = store.save("Projects/Alpha/Status", "# Status\n\nGreen.", ALICE, "First status")
-    assert result.status == "created"
+    assert result.status is SaveStatus.CREATED
     assert log(repo) == [f"{result.commit}|Alice Example|alice@example.org|First status"]
     assert git(repo.git_dir, "show", "main:Projects/Alpha/Status.md") == "# Status\n\nGreen.\n"
     page = store.get("Projects/Alpha/Status")
@@ -37,10 +37,10 @@ def test_default_message_and_unchanged_save_makes_no_commit(store, repo):
     first = store.save("Home", "hello\n", ALICE)
     assert log(repo)[0].endswith("|Create Home")
     again = store.save("Home", "hello", ALICE, "nothing", base=first.commit)
-    assert again.status == "unchanged" and again.commit is None
+    assert again.status is SaveStatus.UNCHANGED and again.commit is None
     assert len(log(repo)) == 1
     second = store.save("Home", "hello\r\nworld\r\n", BOB, "", base=first.commit)
-    assert second.status == "saved"
+    assert second.status is SaveStatus.SAVED
     assert log(repo)[0].endswith("|Bob Example|bob@example.org|Update Home")
     assert store.get("Home").markdown == "hello\nworld\n"
 
@@ -49,7 +49,7 @@ def test_create_only_refuses_an_existing_page(store):
     first = store.save("Home", "one\n", ALICE)
     with pytest.raises(Conflict) as err:
         store.save("Home", "two\n", BOB)
-    assert err.value.reason == "exists"
+    assert err.value.reason is ConflictReason.EXISTS
     assert err.value.current == "one\n"
     assert err.value.current_revision == first.commit
 
@@ -61,7 +61,7 @@ def test_stale_base_merges_edits_on_different_lines(store, repo):
     store.save("Page", theirs, ALICE, "alice", base=base)
     mine = text.replace("line 8\n", "line 8 by bob\n")
     result = store.save("Page", mine, BOB, "bob", base=base)
-    assert result.status == "merged" and result.merged
+    assert result.status is SaveStatus.MERGED and result.merged
     merged = store.get("Page").markdown
     assert "line 1 by alice" in merged and "line 8 by bob" in merged
     assert len(log(repo)) == 3
@@ -73,7 +73,7 @@ def test_overlapping_edits_conflict_and_keep_both_texts(store, repo):
     second = store.save("Page", "a\nB by alice\nc\n", ALICE, base=base)
     with pytest.raises(Conflict) as err:
         store.save("Page", "a\nB by bob\nc\n", BOB, base=base)
-    assert err.value.reason == "conflict"
+    assert err.value.reason is ConflictReason.OVERLAP
     assert err.value.current == "a\nB by alice\nc\n"
     assert err.value.yours == "a\nB by bob\nc\n"
     assert err.value.current_revision == second.commit
@@ -87,7 +87,7 @@ def test_edit_of_a_page_deleted_meanwhile_conflicts(store):
     store.delete("Page", ALICE)
     with pytest.raises(Conflict) as err:
         store.save("Page", "y\n", BOB, base=base)
-    assert err.value.reason == "deleted"
+    assert err.value.reason is ConflictReason.DELETED
 
 
 def test_unknown_base_is_reported(store):
@@ -100,11 +100,11 @@ def test_rename_is_one_commit_and_leaves_a_redirect(store, repo):
     store.save("Old", "text\n", ALICE)
     store.save("Other", "other\n", ALICE)
     result = store.rename("Old", "Folder/New", BOB, "")
-    assert result.status == "renamed"
+    assert result.status is SaveStatus.RENAMED
     assert log(repo)[0].endswith("|Bob Example|bob@example.org|Rename Old to Folder/New")
     files = git(repo.git_dir, "ls-tree", "-r", "--name-only", "main").split()
     assert "Old.md" not in files and "Folder/New.md" in files and ".wiki/redirects.json" in files
-    assert store.lookup("Old").kind == "redirect" and store.lookup("Old").name == "Folder/New"
+    assert store.lookup("Old").kind is LookupKind.REDIRECT and store.lookup("Old").name == "Folder/New"
     store.rename("Folder/New", "Newest", BOB)
     assert store.redirects() == {"Old": "Newest", "Folder/New": "Newest"}
     with pytest.raises(Conflict):
@@ -119,17 +119,17 @@ def test_delete_and_missing(store, repo):
     assert git(repo.git_dir, "ls-tree", "-r", "main") == ""  # the empty folder disappears too
     with pytest.raises(PageNotFound):
         store.delete("A/B", BOB)
-    assert store.lookup("A/B").kind == "missing"
+    assert store.lookup("A/B").kind is LookupKind.MISSING
     fsck(repo)
 
 
 def test_case_insensitive_lookup_and_clash(store):
     store.save("Projects/Alpha", "x\n", ALICE)
     found = store.lookup("projects/ALPHA")
-    assert (found.kind, found.name) == ("case", "Projects/Alpha")
+    assert (found.kind, found.name) == (LookupKind.CASE, "Projects/Alpha")
     with pytest.raises(Conflict) as err:
         store.save("Projects/alpha", "y\n", BOB)
-    assert err.value.reason == "case" and err.value.other == "Projects/Alpha"
+    assert err.value.reason is ConflictReason.CASE and err.value.other == "Projects/Alpha"
 
 
 def test_trees_keep_git_order_and_other_files(store, repo):
@@ -211,7 +211,7 @@ def test_tldr_corpus_opens_as_it_is(tldr_repo):
     head = store.head()
     page = store.get("common/tar")
     result = store.save("common/tar", page.markdown + "\nOne more line.\n", ALICE, "bench", base=page.commit)
-    assert result.status == "saved"
+    assert result.status is SaveStatus.SAVED
     assert git(tldr_repo, "rev-parse", "main^") .strip() == head
     assert git(tldr_repo, "diff", "--name-only", head, "main").split() == ["common/tar.md"]
 
@@ -239,7 +239,7 @@ def test_random_edits_keep_trees_valid(store, repo):
                 store.save(name, f"new {step}\n", ALICE)
                 alive[name] = f"new {step}\n"
         except Conflict as e:
-            assert e.reason == "case"
+            assert e.reason is ConflictReason.CASE
     fsck(repo)
     files = set(git(repo.git_dir, "ls-tree", "-r", "-z", "--name-only", "main").split("\0")) - {""}
     assert files == {n + ".md" for n in alive}

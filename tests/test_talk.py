@@ -7,7 +7,7 @@ import pytest
 
 from wiki.core import talk as talk_mod
 from wiki.core.gitrepo import GitRepo, Person
-from wiki.core.pages import PageNotFound, PageStore
+from wiki.core.pages import PageNotFound, PageStore, SaveStatus
 from wiki.core.render import Renderer
 from wiki.core.talk import BadTalk, NotAllowed, TalkNotFound, TalkStore, check_file, format_file, parse_file
 
@@ -64,7 +64,7 @@ def test_every_action_is_one_commit_by_the_actor(talk, store):
     repo = store.repo
     before = commits(repo)
     thread_id, result = talk.start("Projects/Alpha", "  Vendor   contract ", "Who calls them?", BOB, "bob")
-    assert result.status == "talk" and commits(repo) == before + 1
+    assert result.status is SaveStatus.TALK and commits(repo) == before + 1
     assert repo.commit(result.commit).author.name == "Bob Example"
     reply_id, _ = talk.reply("Projects/Alpha", thread_id, "I will, @bob.", ALICE, "alice", reply_to=thread_id)
     nested_id, _ = talk.reply("Projects/Alpha", thread_id, "Thanks!", BOB, "bob", reply_to=reply_id)

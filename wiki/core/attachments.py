@@ -21,7 +21,7 @@ from typing import Callable
 
 from . import names
 from .gitrepo import TREE_MODE, Change, Person
-from .pages import Conflict, PageNotFound, PageStore, SaveResult
+from .pages import Conflict, ConflictReason, PageNotFound, PageStore, SaveResult, SaveStatus
 
 DEFAULT_MAX_UPLOAD = 10 * 1024 * 1024
 _BLOB_MODES = (b"100644", b"100755")
@@ -294,7 +294,7 @@ class AttachmentStore:
 
     # -- writing -------------------------------------------------------------
     def put(self, page: str, name: str, data: bytes, author: Person, message: str = "") -> SaveResult:
-        """Upload or replace a file: one commit ("uploaded", "replaced" or "unchanged")."""
+        """Upload or replace a file: one commit (uploaded, replaced or unchanged)."""
         page = names.check_name(page)
         name = check_file_name(page, name)
         if len(data) > self.max_bytes:
@@ -306,13 +306,13 @@ class AttachmentStore:
                 raise PageNotFound(page)
             current = self.repo.entry(head, path)
             if current is not None and current[0] == TREE_MODE:
-                raise Conflict(path, "folder", None, None)
+                raise Conflict(path, ConflictReason.FOLDER, None, None)
             if current is None:
                 self._check_case_clash(head, page, name)
             blob = self.repo.write_blob(data)
             if current is not None and current[1] == blob:
                 return None
-            status = "replaced" if current is not None else "uploaded"
+            status = SaveStatus.REPLACED if current is not None else SaveStatus.UPLOADED
             default = f"{'Replace' if current else 'Upload'} {name} {'on' if current else 'to'} {page}"
             return {path: blob}, status, message.strip() or default
 
@@ -328,7 +328,7 @@ class AttachmentStore:
         def change(head: str | None):
             if head is None or self.repo.blob_id(head, path) is None:
                 raise FileNotFound(page, name)
-            return {path: None}, "deleted", message.strip() or f"Delete {name} from {page}"
+            return {path: None}, SaveStatus.DELETED, message.strip() or f"Delete {name} from {page}"
 
         return self.pages.commit(page, author, change)
 
@@ -348,7 +348,7 @@ class AttachmentStore:
             candidate = f"{stem}-{n}{dot}{suffix}"
             if candidate.casefold() not in taken:
                 return candidate
-        raise Conflict(f"{page}/{name}", "exists", None, None)
+        raise Conflict(f"{page}/{name}", ConflictReason.EXISTS, None, None)
 
     def _check_case_clash(self, head: str, page: str, name: str) -> None:
         """Refuse a name differing only in case from a file or folder already there (macOS, Windows)."""
@@ -359,4 +359,4 @@ class AttachmentStore:
         for raw in tree:
             other = raw.decode("utf-8", "replace")
             if other != name and names.fold_case(other) == wanted:
-                raise Conflict(f"{page}/{name}", "case", None, None, other=f"{page}/{other}")
+                raise Conflict(f"{page}/{name}", ConflictReason.CASE, None, None, other=f"{page}/{other}")

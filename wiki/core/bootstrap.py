@@ -8,7 +8,7 @@ import git
 
 from . import names
 from .gitrepo import GitRepo, Person
-from .pages import PageStore
+from .pages import PageStore, SaveStatus
 from .pagetemplates import SHIPPED
 
 WELCOME = """\
@@ -82,7 +82,7 @@ def write_welcome(store: PageStore, author: Person) -> None:
     the time it is written: another host of the same wiki created it first)."""
     files = {names.page_file("Home"): WELCOME, **{names.page_file(n): t for n, t in SHIPPED.items()}}
     store.commit("Home", author, lambda head: None if head else (
-        {path: store.repo.write_blob(text.encode("utf-8")) for path, text in files.items()}, "created",
+        {path: store.repo.write_blob(text.encode("utf-8")) for path, text in files.items()}, SaveStatus.CREATED,
         "Create the wiki with a welcome page and page templates"))
 
 

@@ -39,6 +39,7 @@ import re
 import unicodedata
 from bisect import bisect_left
 from collections import Counter
+from enum import Enum
 from dataclasses import dataclass, field
 from difflib import SequenceMatcher
 from html.parser import HTMLParser
@@ -68,11 +69,25 @@ _CHAR_RATIO_PRODUCT = 40_000
 # --------------------------------------------------------------------------- data
 
 
+class SegmentKind(Enum):
+    EQUAL = "equal"
+    INSERT = "insert"
+    DELETE = "delete"
+
+
+class LineKind(Enum):
+    """A diff line's kind; the value is its sign in a unified diff."""
+
+    CONTEXT = " "
+    REMOVED = "-"
+    ADDED = "+"
+
+
 @dataclass(frozen=True)
 class Segment:
-    """A piece of a line: "equal", "insert" or "delete"."""
+    """A piece of a line: equal, inserted or deleted."""
 
-    kind: str
+    kind: SegmentKind
     text: str
 
 
@@ -80,13 +95,13 @@ class Segment:
 class DiffLine:
     """One line of a hunk.
 
-    ``kind`` is " " (context), "-" (removed) or "+" (added). ``segments`` join
-    to ``text``: for a changed line paired with a ``partner`` line they are
-    "equal" + "delete" (on "-") or "equal" + "insert" (on "+"); otherwise one
-    segment of the whole line (none for an empty line).
+    ``kind`` is context, removed or added. ``segments`` join to ``text``: for a
+    changed line paired with a ``partner`` line they are equal + delete (on a
+    removed line) or equal + insert (on an added one); otherwise one segment of
+    the whole line (none for an empty line).
     """
 
-    kind: str
+    kind: LineKind
     old_no: int | None
     new_no: int | None
     text: str
@@ -155,11 +170,11 @@ class TextDiff:
         for hunk in self.hunks:
             out.append(f"@@ -{hunk.old_start},{hunk.old_count} +{hunk.new_start},{hunk.new_count} @@\n")
             for line in hunk.lines:
-                if line.kind == "+":
+                if line.kind is LineKind.ADDED:
                     eol = self._eol(self._new_eol, line.new_no)
                 else:
                     eol = self._eol(self._old_eol, line.old_no)
-                out.append(line.kind + line.text)
+                out.append(line.kind.value + line.text)
                 if eol:
                     out.append(eol)
                 else:
@@ -179,15 +194,15 @@ class TextDiff:
         lines = hunk.lines
         k, n = 0, len(lines)
         while k < n:
-            if lines[k].kind == " ":
+            if lines[k].kind is LineKind.CONTEXT:
                 rows.append(Row(lines[k], lines[k]))
                 k += 1
                 continue
             end = k
-            while end < n and lines[end].kind != " ":
+            while end < n and lines[end].kind is not LineKind.CONTEXT:
                 end += 1
-            dels = [i for i in range(k, end) if lines[i].kind == "-"]
-            adds = [i for i in range(k, end) if lines[i].kind == "+"]
+            dels = [i for i in range(k, end) if lines[i].kind is LineKind.REMOVED]
+            adds = [i for i in range(k, end) if lines[i].kind is LineKind.ADDED]
             di = ai = 0
             while di < len(dels) or ai < len(adds):
                 if di < len(dels) and lines[dels[di]].partner is None:
@@ -203,7 +218,7 @@ class TextDiff:
                 else:  # a partner outside this block: cannot happen, but never loop forever
                     rest = dels[di:] if di < len(dels) else adds[ai:]
                     for i in rest:
-                        rows.append(Row(lines[i], None) if lines[i].kind == "-" else Row(None, lines[i]))
+                        rows.append(Row(lines[i], None) if lines[i].kind is LineKind.REMOVED else Row(None, lines[i]))
                     break
             k = end
         return rows
@@ -515,12 +530,12 @@ def _token_opcodes(ta: list[str], tb: list[str]) -> list[tuple[str, int, int, in
     return _opcodes(_matching_blocks(a, b), len(a), len(b))
 
 
-def _segments(pieces: list[tuple[str, str]]) -> tuple[Segment, ...]:
+def _segments(pieces: list[tuple[SegmentKind, str]]) -> tuple[Segment, ...]:
     out: list[Segment] = []
     for kind, text in pieces:
         if not text:
             continue
-        if out and out[-1].kind == kind:
+        if out and out[-1].kind is kind:
             out[-1] = Segment(kind, out[-1].text + text)
         else:
             out.append(Segment(kind, text))
@@ -551,23 +566,23 @@ def word_diff(old_line: str, new_line: str) -> tuple[tuple[Segment, ...], tuple[
             regions[-1][2], regions[-1][4] = i2, j2
         else:
             regions.append([changed, i1, i2, j1, j2])
-    old_pieces: list[tuple[str, str]] = []
-    new_pieces: list[tuple[str, str]] = []
+    old_pieces: list[tuple[SegmentKind, str]] = []
+    new_pieces: list[tuple[SegmentKind, str]] = []
     for changed, i1, i2, j1, j2 in regions:
         old_text, new_text = "".join(ta[i1:i2]), "".join(tb[j1:j2])
         if changed:
-            old_pieces.append(("delete", old_text))
-            new_pieces.append(("insert", new_text))
+            old_pieces.append((SegmentKind.DELETE, old_text))
+            new_pieces.append((SegmentKind.INSERT, new_text))
         else:
-            old_pieces.append(("equal", old_text))
-            new_pieces.append(("equal", new_text))
+            old_pieces.append((SegmentKind.EQUAL, old_text))
+            new_pieces.append((SegmentKind.EQUAL, new_text))
     return _segments(old_pieces), _segments(new_pieces)
 
 
 # --------------------------------------------------------------------------- text diff
 
 
-def _whole(kind: str, text: str) -> tuple[Segment, ...]:
+def _whole(kind: SegmentKind, text: str) -> tuple[Segment, ...]:
     return (Segment(kind, text),) if text else ()
 
 
@@ -616,7 +631,7 @@ def diff_texts(old: str, new: str, context: int = 3) -> TextDiff:
             if tag == "equal":
                 for k in range(i2 - i1):
                     text = old_lines[i1 + k]
-                    lines.append(DiffLine(" ", i1 + k + 1, j1 + k + 1, text, _whole("equal", text), None))
+                    lines.append(DiffLine(LineKind.CONTEXT, i1 + k + 1, j1 + k + 1, text, _whole(SegmentKind.EQUAL, text), None))
                 continue
             removed_texts, added_texts = old_lines[i1:i2], new_lines[j1:j2]
             pairs = dict(_pair_lines(removed_texts, added_texts)) if tag == "replace" else {}
@@ -628,14 +643,14 @@ def diff_texts(old: str, new: str, context: int = 3) -> TextDiff:
                 if k in pairs:
                     old_seg, new_seg = word_diff(text, added_texts[pairs[k]])
                     new_segments[pairs[k]] = new_seg
-                    lines.append(DiffLine("-", i1 + k + 1, None, text, old_seg, base_add + pairs[k]))
+                    lines.append(DiffLine(LineKind.REMOVED, i1 + k + 1, None, text, old_seg, base_add + pairs[k]))
                 else:
-                    lines.append(DiffLine("-", i1 + k + 1, None, text, _whole("delete", text), None))
+                    lines.append(DiffLine(LineKind.REMOVED, i1 + k + 1, None, text, _whole(SegmentKind.DELETE, text), None))
             for k, text in enumerate(added_texts):
                 if k in partner_of_new:
-                    lines.append(DiffLine("+", None, j1 + k + 1, text, new_segments[k], base_del + partner_of_new[k]))
+                    lines.append(DiffLine(LineKind.ADDED, None, j1 + k + 1, text, new_segments[k], base_del + partner_of_new[k]))
                 else:
-                    lines.append(DiffLine("+", None, j1 + k + 1, text, _whole("insert", text), None))
+                    lines.append(DiffLine(LineKind.ADDED, None, j1 + k + 1, text, _whole(SegmentKind.INSERT, text), None))
         first, last = group[0], group[-1]
         oi1, oi2, nj1, nj2 = first[1], last[2], first[3], last[4]
         ocount, ncount = oi2 - oi1, nj2 - nj1

@@ -14,6 +14,7 @@ import json
 import threading
 import time
 from dataclasses import dataclass, field
+from enum import Enum
 from functools import cached_property
 from typing import Callable
 
@@ -30,14 +31,28 @@ MAX_PAGE_BYTES = 2 * 1024 * 1024
 _CAS_RETRIES = 20
 
 
+class ConflictReason(Enum):
+    """Why a change could not be applied as asked (the value is the API's `reason`)."""
+
+    EXISTS = "exists"  # a new page (or a move's target) is there already
+    CHANGED = "changed"  # the page changed since the base (a rename or delete that needs it unchanged)
+    DELETED = "deleted"  # the page was deleted since the base
+    OVERLAP = "conflict"  # the page changed since the base and the changes overlap
+    CASE = "case"  # a name differing only in case is taken
+    SAME = "same"  # moved onto its own name
+    TAKEN = "taken"  # a file or folder is in the way of the name
+    INSIDE = "inside"  # a folder moved into itself
+    FOLDER = "folder"  # an attachment's name is a folder
+
+
 class Conflict(Exception):
     """The change cannot be applied as asked; both texts are kept for the user."""
 
-    def __init__(self, name: str, reason: str, current: str | None, current_revision: str | None,
+    def __init__(self, name: str, reason: ConflictReason, current: str | None, current_revision: str | None,
                  yours: str | None = None, merged: str | None = None, other: str | None = None) -> None:
-        super().__init__(reason)
+        super().__init__(reason.value)
         self.name = name
-        self.reason = reason  # "exists", "changed", "deleted", "conflict", "case", "same", "taken"
+        self.reason = reason
         self.current = current
         self.current_revision = current_revision
         self.yours = yours
@@ -97,16 +112,30 @@ class Page:
         return self.change.sha if self.change else self.commit
 
 
+class SaveStatus(Enum):
+    """What a change did (the value is the API's `status`)."""
+
+    CREATED = "created"
+    SAVED = "saved"
+    MERGED = "merged"  # the edit started from an older revision and merged cleanly
+    UNCHANGED = "unchanged"
+    RENAMED = "renamed"
+    DELETED = "deleted"
+    UPLOADED = "uploaded"  # an attachment
+    REPLACED = "replaced"  # an attachment's new version
+    TALK = "talk"  # a thread, a reply or a thread's status
+
+
 @dataclass(frozen=True)
 class SaveResult:
-    status: str  # "created", "saved", "merged", "unchanged", "renamed", "deleted"
+    status: SaveStatus
     name: str
     commit: str | None  # the new commit, None when nothing changed
     head: str | None
 
     @property
     def merged(self) -> bool:
-        return self.status == "merged"
+        return self.status is SaveStatus.MERGED
 
 
 @dataclass(frozen=True)
@@ -120,11 +149,19 @@ class FolderMove(SaveResult):
     rewritten: tuple[str, ...] = ()  # pages (by their new names) whose links were rewritten
 
 
+class LookupKind(Enum):
+    PAGE = "page"
+    REDIRECT = "redirect"  # a page renamed since: `name` is where it went
+    CASE = "case"  # the one page whose name differs only in case
+    AMBIGUOUS = "ambiguous"  # several pages differ only in case: `candidates`
+    MISSING = "missing"
+
+
 @dataclass(frozen=True)
 class Lookup:
     """Where a requested name leads."""
 
-    kind: str  # "page", "redirect", "case", "ambiguous", "missing"
+    kind: LookupKind
     name: str  # the page to show (or the requested name when missing)
     candidates: tuple[str, ...] = ()
 
@@ -265,21 +302,21 @@ class PageStore:
         """Find what a requested name means: the page, a redirect or a case variant."""
         name = names.check_name(name)
         if self.blob(name):
-            return Lookup("page", name)
+            return Lookup(LookupKind.PAGE, name)
         redirects = self.redirects()
         target = redirects.get(name)
         if target and self.blob(target):
-            return Lookup("redirect", target)
+            return Lookup(LookupKind.REDIRECT, target)
         listing = self._current_listing()
         matches = listing.folded.get(names.fold_case(name), [])
         if len(matches) == 1:
-            return Lookup("case", matches[0])
+            return Lookup(LookupKind.CASE, matches[0])
         if len(matches) > 1:
-            return Lookup("ambiguous", name, tuple(sorted(matches)))
+            return Lookup(LookupKind.AMBIGUOUS, name, tuple(sorted(matches)))
         for old, new in redirects.items():
             if names.fold_case(old) == names.fold_case(name) and self.blob(new):
-                return Lookup("redirect", new)
-        return Lookup("missing", name)
+                return Lookup(LookupKind.REDIRECT, new)
+        return Lookup(LookupKind.MISSING, name)
 
     # -- writing -------------------------------------------------------------
     def save(self, name: str, text: str, author: Person, message: str = "",
@@ -290,19 +327,19 @@ class PageStore:
         base = self.resolve_base(base)
         file = names.page_file(name)
 
-        def change(head: str | None) -> tuple[dict[str, str | None], str, str] | None:
+        def change(head: str | None) -> tuple[dict[str, str | None], SaveStatus, str] | None:
             current = self.repo.blob_id(head, file) if head else None
-            new_data, status = data, ("saved" if current else "created")
+            new_data, status = data, (SaveStatus.SAVED if current else SaveStatus.CREATED)
             if base is None:
                 if current is not None:
-                    raise Conflict(name, "exists", self.read_blob_text(current),
+                    raise Conflict(name, ConflictReason.EXISTS, self.read_blob_text(current),
                                    self._revision(head, file), text)
                 names.check_new_name(name)
                 self._check_case_clash(head, name)
             else:
                 base_blob = self.repo.blob_id(base, file)
                 if current is None and base_blob is not None:
-                    raise Conflict(name, "deleted", None, head, text)
+                    raise Conflict(name, ConflictReason.DELETED, None, head, text)
                 if current is None:
                     names.check_new_name(name)
                     self._check_case_clash(head, name)
@@ -313,24 +350,24 @@ class PageStore:
                         return None
                     merged, clean = self.repo.merge_text(base_data, current_data, data)
                     if not clean:
-                        raise Conflict(name, "conflict", current_data.decode("utf-8", "replace"),
+                        raise Conflict(name, ConflictReason.OVERLAP, current_data.decode("utf-8", "replace"),
                                        self._revision(head, file), text,
                                        merged.decode("utf-8", "replace"))
-                    new_data, status = merged, "merged"
+                    new_data, status = merged, SaveStatus.MERGED
             blob = self.repo.write_blob(new_data)
             if blob == current:
                 return None
-            default = f"{'Create' if status == 'created' else 'Update'} {name}"
+            default = f"{'Create' if status is SaveStatus.CREATED else 'Update'} {name}"
             return {file: blob}, status, message.strip() or default
 
         try:
             result = self.commit(name, author, change)
         except Conflict as conflict:
             metrics.count_save(metrics.SaveOutcome.CONFLICT)
-            if conflict.reason == "taken":
+            if conflict.reason is ConflictReason.TAKEN:
                 conflict.yours = text  # handed back: nothing typed is lost
             raise
-        metrics.count_save(metrics.SaveOutcome(result.status))
+        metrics.count_save(metrics.SaveOutcome(result.status.value))
         return result
 
     def rename(self, name: str, new_name: str, author: Person, message: str = "",
@@ -340,7 +377,7 @@ class PageStore:
         new_name = names.check_new_name(new_name)
         old_file, new_file = names.page_file(name), names.page_file(new_name)
         if name == new_name:
-            raise Conflict(name, "same", None, None)
+            raise Conflict(name, ConflictReason.SAME, None, None)
 
         def change(head: str | None):
             current = self.repo.blob_id(head, old_file) if head else None
@@ -348,7 +385,7 @@ class PageStore:
                 raise PageNotFound(name)
             self._check_base(name, head, old_file, current, base)
             if self.repo.blob_id(head, new_file):
-                raise Conflict(new_name, "exists", None, self._revision(head, new_file))
+                raise Conflict(new_name, ConflictReason.EXISTS, None, self._revision(head, new_file))
             if names.fold_case(name) != names.fold_case(new_name):
                 self._check_case_clash(head, new_name)
             redirects = dict(self.redirects(head))
@@ -361,7 +398,7 @@ class PageStore:
                        REDIRECTS_FILE: self._redirects_blob(redirects)}
             changes.update(self.talk_moves(head, name, new_name))
             changes.update(self._attachment_moves(head, name, new_name))
-            return changes, "renamed", message.strip() or f"Rename {name} to {new_name}"
+            return changes, SaveStatus.RENAMED, message.strip() or f"Rename {name} to {new_name}"
 
         return self.commit(new_name, author, change)
 
@@ -374,7 +411,7 @@ class PageStore:
             if current is None:
                 raise PageNotFound(name)
             self._check_base(name, head, file, current, base)
-            return {file: None}, "deleted", message.strip() or f"Delete {name}"
+            return {file: None}, SaveStatus.DELETED, message.strip() or f"Delete {name}"
 
         return self.commit(name, author, change)
 
@@ -397,9 +434,9 @@ class PageStore:
         if any(part.startswith(".") for part in folder.split("/")):
             raise FolderNotFound(folder)  # .talk, .wiki: the wiki's own, never a folder of pages
         if folder == new_folder:
-            raise Conflict(folder, "same", None, None)
+            raise Conflict(folder, ConflictReason.SAME, None, None)
         if new_folder.startswith(folder + "/"):
-            raise Conflict(new_folder, "inside", None, None)
+            raise Conflict(new_folder, ConflictReason.INSIDE, None, None)
         allowed = may_write or (lambda name: True)
 
         def check(name: str) -> None:
@@ -414,7 +451,7 @@ class PageStore:
             for i in range(1, len(parts) + 1):  # nothing where the new folder (or a folder above it) goes
                 there = self.repo.entry(head, "/".join(parts[:i]))
                 if there is not None and (i == len(parts) or there[0] != _TREE_MODE):
-                    raise Conflict(new_folder, "exists", None, None, other="/".join(parts[:i]))
+                    raise Conflict(new_folder, ConflictReason.EXISTS, None, None, other="/".join(parts[:i]))
             if names.fold_case(folder) != names.fold_case(new_folder):
                 self._check_folder_case_clash(head, new_folder)
             changes: dict[str, str | None] = {}
@@ -438,7 +475,7 @@ class PageStore:
                 changes[new_path] = sha
             if with_page and self.repo.blob_id(head, names.page_file(folder)):
                 if self.repo.entry(head, names.page_file(new_folder)):
-                    raise Conflict(new_folder, "exists", None, None, other=new_folder)
+                    raise Conflict(new_folder, ConflictReason.EXISTS, None, None, other=new_folder)
                 pages[folder] = new_folder
                 check(folder)
                 check(new_folder)
@@ -452,7 +489,7 @@ class PageStore:
                 for rel, mode, sha in self._walk(talk[1]):
                     old_path, new_path = f"{talk_old}/{rel}", f"{talk_new}/{rel}"
                     if self.repo.entry(head, new_path) is not None:
-                        raise Conflict(new_folder, "exists", None, None, other=new_path)
+                        raise Conflict(new_folder, ConflictReason.EXISTS, None, None, other=new_path)
                     rel_parts = rel.split("/")  # <page file>/<thread>/<comment>
                     owner = names.page_name("/".join(rel_parts[:-2])) if len(rel_parts) >= 3 else None
                     if owner is not None:
@@ -490,7 +527,7 @@ class PageStore:
                           rewritten=tuple(sorted(rewritten)))
             summary = message.strip() or f"Move folder {folder} to {new_folder}" + (
                 f", updating links in {len(rewritten)} page{'s' if len(rewritten) != 1 else ''}" if rewritten else "")
-            return changes, "renamed", summary
+            return changes, SaveStatus.RENAMED, summary
 
         report: dict = {}
         result = self.commit(new_folder, author, change)
@@ -538,7 +575,7 @@ class PageStore:
         for entry in entries:
             text = entry.decode("utf-8", "replace")
             if names.fold_case(text) == wanted:
-                raise Conflict(folder, "case", None, None, other=(parent + "/" if parent else "") + text)
+                raise Conflict(folder, ConflictReason.CASE, None, None, other=(parent + "/" if parent else "") + text)
 
     # -- internals -----------------------------------------------------------
     def _attachment_moves(self, head: str, name: str, new_name: str) -> dict[str, str | None]:
@@ -551,7 +588,7 @@ class PageStore:
             if mode == TREE_MODE or file.endswith(names.PAGE_SUFFIX):
                 continue  # subpages and their folders stay where they are
             if target is not None and target.get(entry) is not None:
-                raise Conflict(new_name, "exists", None, self._revision(head, f"{new_name}/{file}"))
+                raise Conflict(new_name, ConflictReason.EXISTS, None, self._revision(head, f"{new_name}/{file}"))
             changes[f"{name}/{file}"] = None
             changes[f"{new_name}/{file}"] = sha.hex()
         return changes
@@ -583,7 +620,7 @@ class PageStore:
             return
         base_sha = self.resolve_base(base)
         if self.repo.blob_id(base_sha, file) != current:
-            raise Conflict(name, "changed", self.read_blob_text(current), self._revision(head, file))
+            raise Conflict(name, ConflictReason.CHANGED, self.read_blob_text(current), self._revision(head, file))
 
     def _check_case_clash(self, head: str | None, name: str) -> None:
         """Refuse a new page whose name differs from an existing one only in case.
@@ -602,7 +639,7 @@ class PageStore:
             text = entry.decode("utf-8", "replace")
             if names.fold_case(text) == wanted:
                 other = (folder + "/" if folder else "") + text[: -len(names.PAGE_SUFFIX)]
-                raise Conflict(name, "case", None, None, other=other)
+                raise Conflict(name, ConflictReason.CASE, None, None, other=other)
 
     def _redirects_blob(self, redirects: dict[str, str]) -> str | None:
         if not redirects:
@@ -623,15 +660,15 @@ class PageStore:
                 head = self.head()
                 result = compute(head)
                 if result is None:
-                    return SaveResult("unchanged", name, None, head)
+                    return SaveResult(SaveStatus.UNCHANGED, name, None, head)
                 changes, status, message = result
                 base_tree = self.repo.commit(head).tree if head else None
                 try:
                     tree = self.repo.write_tree_with(base_tree, changes)
                 except PathInTheWay as e:  # a page moved onto an attachment's name, say
-                    raise Conflict(name, "taken", None, None, other=e.path) from None
+                    raise Conflict(name, ConflictReason.TAKEN, None, None, other=e.path) from None
                 commit = self.repo.write_commit(tree, [head] if head else [], author, message)
-                if self.branch.publish(commit, head, f"tacit: {status} {name}"):
+                if self.branch.publish(commit, head, f"tacit: {status.value} {name}"):
                     for hook in self.after_commit:
                         hook(commit, head)
                     return SaveResult(status, name, commit, commit)

@@ -33,7 +33,7 @@ from typing import Iterable
 
 from . import names
 from .gitrepo import TREE_MODE, Person
-from .pages import PageNotFound, PageStore, SaveResult
+from .pages import PageNotFound, PageStore, SaveResult, SaveStatus
 
 TALK_ROOT = ".talk"
 MAX_TITLE = 200
@@ -404,7 +404,7 @@ class TalkStore:
                                 and not self._thread_folders(page, head)[1]):
                 raise PageNotFound(page)
             path = f"{talk_folder(page)}/{thread_id}/{thread_id}.md"
-            return {path: self.repo.write_blob(data)}, "talk", f"Talk on {page}: {title}"
+            return {path: self.repo.write_blob(data)}, SaveStatus.TALK, f"Talk on {page}: {title}"
 
         return thread_id, self.pages.commit(page, author, change)
 
@@ -420,7 +420,7 @@ class TalkStore:
 
         def change(head: str | None):
             self.thread(thread.page, thread_id, head)  # still there
-            return {path: self.repo.write_blob(data)}, "talk", f"Reply on {thread.page}: {thread.title}"
+            return {path: self.repo.write_blob(data)}, SaveStatus.TALK, f"Reply on {thread.page}: {thread.title}"
 
         return comment_id, self.pages.commit(thread.page, author, change)
 
@@ -476,7 +476,7 @@ class TalkStore:
         if thread.author != user and not may_change:
             raise NotAllowed("Only the thread's author, the page's editors and admins may resolve or reopen it.")
         if (kind == "resolved") == thread.resolved:
-            return SaveResult("unchanged", thread.page, None, self.pages.head())
+            return SaveResult(SaveStatus.UNCHANGED, thread.page, None, self.pages.head())
         event_id = new_id()
         data = format_file({"author": user, "name": author.name, "date": now_text()})
         path = f"{talk_folder(thread.page)}/{thread_id}/{event_id}.{kind}"
@@ -484,7 +484,7 @@ class TalkStore:
 
         def change(head: str | None):
             self.thread(thread.page, thread_id, head)
-            return {path: self.repo.write_blob(data)}, "talk", f"{verb} thread on {thread.page}: {thread.title}"
+            return {path: self.repo.write_blob(data)}, SaveStatus.TALK, f"{verb} thread on {thread.page}: {thread.title}"
 
         return self.pages.commit(thread.page, author, change)
 

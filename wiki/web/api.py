@@ -20,11 +20,12 @@ from ..core import names
 from ..core.gitrepo import Change, UnknownRevision
 from ..core.history import BadCursor
 from ..core.frontmatter import parse as parse_front_matter, with_meta
-from ..core.pages import Conflict, PageNotFound
+from ..core.pages import Conflict, PageNotFound, SaveStatus
 from . import get_wiki
 from . import talk
 from .access import can_write, current_actor, current_author, ensure_write, policy
 from .errors import error_response
+from .conflicts import Subject, conflict_json
 from .routing import page_name
 
 bp = Blueprint("api", __name__, url_prefix="/-/api/v1")
@@ -59,31 +60,6 @@ def _string(body: dict, key: str, required: bool = False) -> str | None:
     if not isinstance(value, str):
         abort(400, f"'{key}' must be a string.")
     return value
-
-
-def _conflict(conflict: Conflict):
-    body = {
-        "error": "conflict",
-        "reason": conflict.reason,
-        "detail": {
-            "exists": "The page already exists; send its revision as base to update it.",
-            "conflict": "The page changed since base and the changes overlap.",
-            "deleted": "The page was deleted since base.",
-            "changed": "The page changed since base.",
-            "case": f"A page whose name differs only in case exists: {conflict.other}.",
-            "same": "The page already has that name.",
-            "taken": f"{conflict.other} is a file or folder already; choose another name.",
-        }.get(conflict.reason, "conflict"),
-        "path": conflict.name,
-        "current": conflict.current,
-        "revision": conflict.current_revision,
-        "yours": conflict.yours,
-    }
-    if conflict.merged is not None:
-        body["merged_with_conflicts"] = conflict.merged
-    if conflict.other is not None:
-        body["other"] = conflict.other
-    return jsonify(body), 409
 
 
 @functools.cache
@@ -182,15 +158,15 @@ def _attempt(action):
     try:
         return action(), None
     except Conflict as conflict:
-        return None, _conflict(conflict)
+        return None, conflict_json(conflict)
     except UnknownRevision as e:
         return None, error_response(400, "unknown revision",
                                     f"{e.args[0] if e.args else 'That'} is not a revision of this wiki.")
 
 
 def _saved(name: str, result):
-    status = 201 if result.status == "created" else 200
-    return jsonify(path=result.name, status=result.status, merged=result.merged,
+    status = 201 if result.status is SaveStatus.CREATED else 200
+    return jsonify(path=result.name, status=result.status.value, merged=result.merged,
                    revision=result.commit or get_wiki().pages.last_change(name).sha,
                    commit=result.commit), status
 
@@ -262,8 +238,8 @@ def page_diff(page: str):
         removed=d.diff.removed, unified=d.diff.unified(f"a/{d.old_name or name}", f"b/{name}"),
         hunks=[{"old_start": h.old_start, "old_count": h.old_count, "new_start": h.new_start,
                 "new_count": h.new_count,
-                "lines": [{"kind": ln.kind, "old": ln.old_no, "new": ln.new_no, "text": ln.text,
-                           "segments": [[s.kind, s.text] for s in ln.segments]} for ln in h.lines]}
+                "lines": [{"kind": ln.kind.value, "old": ln.old_no, "new": ln.new_no, "text": ln.text,
+                           "segments": [[s.kind.value, s.text] for s in ln.segments]} for ln in h.lines]}
                for h in d.diff.hunks])
 
 
@@ -319,7 +295,7 @@ def revert_page(page: str):
         result = get_wiki().history.revert(get_wiki().pages, name, to, current_author(), base,
                                            _string(body, "message") or "")
     except Conflict as conflict:
-        return _conflict(conflict)
+        return conflict_json(conflict)
     except UnknownRevision as e:  # the revision to restore does not exist: 404, like any unknown page
         return error_response(404, "unknown revision", str(e))
     return _saved(name, result)
@@ -461,7 +437,7 @@ def get_file(page: str, file: str):
 @bp.put("/pages/<path:page>/files/<file>")
 def put_file(page: str, file: str):
     from ..core.attachments import FileTooLarge, check_file_name
-    from .files import _conflict_text, _file_json, attachments
+    from .files import _file_json, attachments
 
     name = page_name(page, "write")
     file = check_file_name(name, file)
@@ -473,10 +449,9 @@ def put_file(page: str, file: str):
         result = store.put(name, file, request.get_data(cache=False), current_author(),
                            request.args.get("message") or "")
     except Conflict as conflict:
-        return jsonify(error="conflict", reason=conflict.reason, detail=_conflict_text(conflict),
-                       path=conflict.name, other=conflict.other), 409
-    return jsonify(status=result.status, commit=result.commit,
-                   **_file_json(name, store.find(name, file))), 201 if result.status == "uploaded" else 200
+        return conflict_json(conflict, Subject.FILE)
+    return jsonify(status=result.status.value, commit=result.commit,
+                   **_file_json(name, store.find(name, file))), 201 if result.status is SaveStatus.UPLOADED else 200
 
 
 @bp.delete("/pages/<path:page>/files/<file>")
@@ -504,8 +479,7 @@ def move_folder(folder: str):
     try:
         result = folders.move(folder, target, _string(body, "message") or "", **flags)
     except Conflict as conflict:
-        return jsonify(error="conflict", reason=conflict.reason, detail=folders.conflict_text(conflict, target),
-                       path=conflict.name, other=conflict.other), 409
+        return conflict_json(conflict, Subject.FOLDER, target)
     return jsonify(**{"from": result.folder}, to=result.name, status="moved", commit=result.commit,
                    pages=[{"from": old, "to": new} for old, new in result.pages],
                    files=[{"from": old, "to": new} for old, new in result.files],

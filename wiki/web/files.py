@@ -33,6 +33,7 @@ from ..core.relink import relative_path
 from . import get_wiki
 from .access import can_read, can_write, current_author, ensure_read, ensure_write
 from .errors import error_response, map_errors
+from .conflicts import Subject, conflict_text
 from .routing import page_arg, page_name, page_route
 from .templating import action_url, page_url
 
@@ -228,26 +229,16 @@ def _upload(name: str):
         except FileTooLarge as e:
             return _refuse(name, 413, f"{upload.filename} is too large: {e}")
         except Conflict as conflict:
-            return _refuse(name, 409, _conflict_text(conflict))
+            return _refuse(name, 409, conflict_text(conflict, Subject.FILE))
         except PageNotFound:
             return _refuse(name, 404, f"There is no page named {name}; create it before adding files.")
         found = store.find(name, file_name)
-        done.append({**_file_json(name, found), "status": result.status})
+        done.append({**_file_json(name, found), "status": result.status.value})
     if _wants_json():
         return jsonify(page=name, files=done), 201 if any(d["status"] == "uploaded" for d in done) else 200
     words = {"uploaded": "Uploaded", "replaced": "Replaced", "unchanged": "Unchanged (the same file):"}
     flash("; ".join(f"{words.get(d['status'], 'Saved')} {d['name']}" for d in done) + ".", "ok")
     return redirect(action_url("files", name))
-
-
-def _conflict_text(conflict: Conflict) -> str:
-    if conflict.reason == "case":
-        return f"{conflict.other} exists already; names may not differ only in case."
-    if conflict.reason == "taken":
-        return f"{conflict.other} is a file or folder already; choose another name."
-    if conflict.reason == "folder":
-        return f"{conflict.name} is a folder of subpages; choose another name."
-    return f"{conflict.name} exists already."
 
 
 def _delete(name: str):

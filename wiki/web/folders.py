@@ -16,6 +16,7 @@ from flask import Blueprint, Flask, abort, flash, redirect, render_template, req
 from ..core import names
 from ..core.pages import BadContent, Conflict, FolderMove, FolderNotFound, MoveNotAllowed
 from . import get_wiki
+from .conflicts import Subject, conflict_text
 from .access import can_read, can_write, current_actor, current_author, deny_anonymous
 
 bp = Blueprint("folders", __name__)
@@ -102,16 +103,6 @@ def move(folder: str, to: str, message: str = "", rewrite_links: bool = False,
     return result
 
 
-def conflict_text(conflict: Conflict, target: str) -> str:
-    return {
-        "exists": f"{conflict.other or target} exists already: choose a folder name that is not taken.",
-        "case": f"{conflict.other} exists already; names may not differ only in case.",
-        "same": "That is the folder's current name.",
-        "inside": "A folder cannot move into itself.",
-        "taken": f"{conflict.other} is a file or folder already; choose another name.",
-    }.get(conflict.reason, "The folder could not be moved.")
-
-
 @bp.route("/-/rename-folder", methods=["GET", "POST"])
 def rename_folder():
     folder = (request.values.get("folder") or "").strip().strip("/")
@@ -130,7 +121,7 @@ def rename_folder():
     except names.BadPageName as e:
         return _form(c, to, message, rewrite, with_page, e.rule, 400)
     except Conflict as conflict:
-        return _form(c, to, message, rewrite, with_page, conflict_text(conflict, to), 409)
+        return _form(c, to, message, rewrite, with_page, conflict_text(conflict, Subject.FOLDER, to), 409)
     moved = len(result.pages)
     text = (f"Moved {c.folder}/ to {result.name}/: {moved} page{'s' if moved != 1 else ''}"
             + (f", {len(result.files)} file{'s' if len(result.files) != 1 else ''}" if result.files else "")

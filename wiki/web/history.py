@@ -12,7 +12,7 @@ from ..core import names
 from ..core.diff import rendered_diff
 from ..core.gitrepo import UnknownRevision
 from ..core.history import BadCursor, Change, PageDiff
-from ..core.pages import Conflict
+from ..core.pages import Conflict, SaveStatus
 from . import get_wiki
 from .access import can_read, current_author
 from .pages import strip_section_edits
@@ -163,7 +163,7 @@ def revert(page: str | None = None):
         return render_template("conflict.html", name=name, conflict=conflict,
                                yours=wiki.history.text(target.new_blob), message=request.form.get("message", ""),
                                base=wiki.pages.head() or ""), 409
-    flash({"unchanged": "The page already has that text.", "merged":
+    flash({SaveStatus.UNCHANGED: "The page already has that text.", SaveStatus.MERGED:
            "Restored; changes made meanwhile to other lines were kept."}.get(
         result.status, f"Restored the revision {target.commit[:10]}."), "ok")
     return redirect(page_url(name))

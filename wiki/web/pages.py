@@ -8,10 +8,11 @@ from flask import Blueprint, Response, abort, flash, redirect, render_template, 
 
 from ..core import names
 from ..core import pagetemplates
-from ..core.pages import Conflict, Page
+from ..core.pages import Conflict, LookupKind, Page, SaveStatus
 from ..core.render import pygments_css
 from ..core.sections import SectionNotFound, get_section, replace_section, split_sections
 from . import get_wiki
+from .conflicts import Subject, conflict_text
 from .access import can_read, can_write, current_actor, current_author, deny_anonymous, policy
 from .status import embed_dashboards
 from .routing import page_arg, page_name
@@ -23,10 +24,10 @@ from .watch import auto_watch
 bp = Blueprint("pages", __name__)
 
 _STATUS_MESSAGES = {
-    "created": "Page created.",
-    "saved": "Saved.",
-    "merged": "Saved. Someone changed this page while you edited; your changes were merged with theirs.",
-    "unchanged": "No changes to save.",
+    SaveStatus.CREATED: "Page created.",
+    SaveStatus.SAVED: "Saved.",
+    SaveStatus.MERGED: "Saved. Someone changed this page while you edited; your changes were merged with theirs.",
+    SaveStatus.UNCHANGED: "No changes to save.",
 }
 
 
@@ -85,18 +86,18 @@ def _view(page: str):
             if served is not None:
                 return served
         lookup = wiki.pages.lookup(name)
-        if lookup.kind in ("redirect", "case") and not can_read(lookup.name):
+        if lookup.kind in (LookupKind.REDIRECT, LookupKind.CASE) and not can_read(lookup.name):
             lookup = lookup.__class__("missing", name)
-        if lookup.kind == "ambiguous":
+        if lookup.kind is LookupKind.AMBIGUOUS:
             readable = policy().readable(current_actor(), lookup.candidates)
             if len(readable) == 1:
                 return redirect(page_url(readable[0]), 301)
             lookup = lookup.__class__("ambiguous", name, tuple(readable)) if readable \
                 else lookup.__class__("missing", name)
-        if lookup.kind in ("redirect", "case"):
-            query = {"redirected_from": name} if lookup.kind == "redirect" else {}
-            return redirect(page_url(lookup.name, **query), 301 if lookup.kind == "case" else 302)
-        if lookup.kind == "ambiguous":
+        if lookup.kind in (LookupKind.REDIRECT, LookupKind.CASE):
+            query = {"redirected_from": name} if lookup.kind is LookupKind.REDIRECT else {}
+            return redirect(page_url(lookup.name, **query), 301 if lookup.kind is LookupKind.CASE else 302)
+        if lookup.kind is LookupKind.AMBIGUOUS:
             return render_template("ambiguous.html", name=name, candidates=lookup.candidates), 300
         return render_template("missing.html", name=name), 404
     html, rendered = _rendered(found, editable=rev is None)
@@ -252,13 +253,11 @@ def new():
     try:
         get_wiki().pages.save(name, text, current_author(), message, None)
     except Conflict as conflict:
-        error = {"case": f"A page named {conflict.other} already exists; names may not differ only in case.",
-                 "taken": f"{conflict.other} is a file or folder already; choose another name."}.get(
-                     conflict.reason, f"A page named {name} already exists.")
-        return render_template("new.html", name=raw_name, text=text, message=message, error=error,
+        return render_template("new.html", name=raw_name, text=text, message=message,
+                               error=conflict_text(conflict, Subject.PAGE, name),
                                existing=conflict.other or name), 409
     auto_watch(name)
-    flash(_STATUS_MESSAGES["created"], "ok")
+    flash(_STATUS_MESSAGES[SaveStatus.CREATED], "ok")
     return redirect(page_url(name))
 
 
@@ -288,15 +287,8 @@ def rename(page: str | None = None):
     except names.BadPageName as e:
         return render_template("rename.html", page=found, new_name=new_name, message=message, error=e.rule), 400
     except Conflict as conflict:
-        errors = {
-            "exists": f"A page named {new_name} already exists.",
-            "case": f"A page named {conflict.other} already exists; names may not differ only in case.",
-            "same": "That is the page's current name.",
-            "taken": f"{conflict.other} is a file or folder already; choose another name.",
-            "changed": "The page changed since you opened this form; check it and try again.",
-        }
         return render_template("rename.html", page=found, new_name=new_name, message=message,
-                               error=errors.get(conflict.reason, "The page could not be renamed.")), 409
+                               error=conflict_text(conflict, Subject.PAGE, new_name)), 409
     auto_watch(result.name, renamed_from=name)
     linking = [p for p in wiki.search.links_to(name) if can_read(p)]
     flash(f"Renamed {name} to {result.name}. The old name redirects here"

@@ -28,6 +28,7 @@ import html as html_lib
 
 from flask import Blueprint, abort, flash, redirect, render_template, request
 
+from ..core.pages import LookupKind
 from ..core.search.extract import html_to_text
 from ..core.talk import ALLOWED_TAGS, BadTalk, Comment, NotAllowed, TalkNotFound, Thread
 from . import get_wiki
@@ -97,7 +98,7 @@ def talk_page(raw: str | None, follow: bool = False) -> str:
     wiki = get_wiki()
     if not wiki.pages.exists(name) and not wiki.talk.counts(name).total:
         lookup = wiki.pages.lookup(name) if follow else None
-        if lookup is not None and lookup.kind in ("redirect", "case") and can_read(lookup.name):
+        if lookup is not None and lookup.kind in (LookupKind.REDIRECT, LookupKind.CASE) and can_read(lookup.name):
             abort(redirect(action_url("talk", lookup.name, **request.args.to_dict())))
         abort(404, f"There is no page named {name}.")
     return name
