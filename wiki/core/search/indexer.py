@@ -11,33 +11,32 @@ searches answer with a "reindexing" notice.
 
 from __future__ import annotations
 
-import contextlib
 import logging
 import os
-import shutil
 import signal
 import subprocess
 import sys
 import threading
 from concurrent.futures import ThreadPoolExecutor
-from datetime import timezone
+from datetime import datetime, timezone
 from pathlib import Path
 from typing import Callable, Iterator
 
 from .. import metrics, names
 from ..changelog import LastChanges
 from ..locks import file_lock
-from ..diff import diff_texts
+from ..diff import LineKind, diff_texts
 from ..gitrepo import GitRepo
 from ..render import Renderer
-from .engine import PageDoc, Results, RevisionDoc
+from .engine import PageDoc, Results, RevisionDoc, SearchEngine
 from ..talk import TalkNotFound, TalkStore, Thread, page_of_talk_file
 from .extract import PageText, extract, html_to_text
 from . import semantic
 from .meaning import MeaningClient
 from .semantic import SemanticSettings
+from .ranking import rank
 from .vectors import VectorStore
-from .whoosh_engine import WhooshEngine, as_datetime, merge_by_size
+from .whoosh_engine import WhooshEngine
 from ...logconfig import child_environment
 
 log = logging.getLogger(__name__)
@@ -50,42 +49,18 @@ _MEANING_PATIENCE = 5.0  # seconds a search waits for the meaning service before
 _EMBED_INLINE = 300  # more changed pages than this are embedded by the rebuild process, not a web worker
 
 
-@contextlib.contextmanager
-def _writing(ix, _merge=None, **options) -> Iterator:
-    """A Whoosh writer committed when the block ends, cancelled when it fails."""
-    writer = ix.writer(**options)
-    try:
-        yield writer
-    except BaseException:
-        writer.cancel()
-        raise
-    if _merge is None:
-        writer.commit()
-    else:
-        writer.commit(mergetype=_merge)
-
-
-@contextlib.contextmanager
-def _unpublished(folder: Path) -> Iterator[None]:
-    """A new generation's folder goes when its build fails or is stopped: it never went live."""
-    try:
-        yield
-    except BaseException:
-        shutil.rmtree(folder, ignore_errors=True)
-        raise
-
-
 class SearchIndex:
     def __init__(self, repo: GitRepo, renderer: Renderer, last_changes: LastChanges,
                  data_dir: str | os.PathLike, url_prefix: str = "",
-                 semantic_settings: SemanticSettings = SemanticSettings()) -> None:
+                 semantic_settings: SemanticSettings = SemanticSettings(),
+                 engine: SearchEngine | None = None) -> None:
         self.url_prefix = url_prefix
         self.repo = repo
         self.renderer = renderer
         self.last_changes = last_changes
         self.talk = TalkStore.reading(repo)
         self.root = Path(data_dir) / "index"
-        self.engine = WhooshEngine(self.root)
+        self.engine = engine if engine is not None else WhooshEngine(self.root)
         self.vectors = VectorStore(self.root)
         self.meaning = MeaningClient(semantic_settings)
 
@@ -101,12 +76,14 @@ class SearchIndex:
 
     # -- locking ---------------------------------------------------------------
     def _writer_lock(self, wait: bool | float, index: str):
-        """One writer per index (pages, history); wait True blocks, a number waits that long at most.
+        """One writer per index; wait True blocks, a number waits that long at most.
 
-        The two indexes have separate locks, so a page catch-up never waits for the slower
+        The indexes have separate locks, so a page catch-up never waits for the slower
         history catch-up of another process.
         """
-        return file_lock(self.root / f"write-{index}.lock", wait)
+        if index == "vectors":
+            return file_lock(self.root / "write-vectors.lock", wait)
+        return self.engine.writer_lock(index, wait)
 
     # -- documents -------------------------------------------------------------
     def _page_doc(self, head: str, path: str, blob: str) -> PageDoc | None:
@@ -147,8 +124,8 @@ class SearchIndex:
                 old = self.repo.read_blob(f.old_blob).decode("utf-8", "replace") if f.old_blob else ""
                 new = self.repo.read_blob(f.new_blob).decode("utf-8", "replace") if f.new_blob else ""
                 d = diff_texts(old, new, context=0)
-                added = "\n".join(ln.text for h in d.hunks for ln in h.lines if ln.kind == "+")
-                removed = "\n".join(ln.text for h in d.hunks for ln in h.lines if ln.kind == "-")
+                added = "\n".join(ln.text for h in d.hunks for ln in h.lines if ln.kind is LineKind.ADDED)
+                removed = "\n".join(ln.text for h in d.hunks for ln in h.lines if ln.kind is LineKind.REMOVED)
                 yield RevisionDoc(f"{entry.sha}:{name}", name, entry.sha, entry.author.name,
                                   as_datetime(entry.time), added, removed, entry.message)
 
@@ -160,23 +137,25 @@ class SearchIndex:
 
     def _rebuild_pages(self, progress: Progress | None) -> int:
         head = self.repo.head()
-        ix, folder = self.engine.create("pages")
-        with _unpublished(folder):
+        build = self.engine.begin_rebuild("pages")
+        try:
             files = [(p, b) for p, b in self.repo.list_files(head)] if head else []
             pages = [(p, b) for p, b in files if names.page_name(p)]
             if head:
                 self.last_changes.all(head)  # one history pass instead of one per page
-            with _writing(ix, limitmb=512, procs=1) as writer:
-                docs = []
-                for i, (path, blob) in enumerate(pages, 1):
-                    doc = self._page_doc(head, path, blob)
-                    if doc is not None:
-                        docs.append(doc)
-                    if progress and (i % 100 == 0 or i == len(pages)):
-                        progress(i, len(pages))
-                talk, _ = self._thread_docs(head, [p for p, _ in files if p.startswith(".talk/")])
-                count = self.engine.write_pages(writer, docs + talk, (), {"head": head or ""})
-            self.engine.publish("pages", folder)
+            docs = []
+            for i, (path, blob) in enumerate(pages, 1):
+                doc = self._page_doc(head, path, blob)
+                if doc is not None:
+                    docs.append(doc)
+                if progress and (i % 100 == 0 or i == len(pages)):
+                    progress(i, len(pages))
+            talk, _ = self._thread_docs(head, [p for p, _ in files if p.startswith(".talk/")])
+            count = build.add(docs + talk)
+        except BaseException:
+            build.cancel()
+            raise
+        build.commit({"head": head or ""})
         return count
 
     def rebuild_history(self, progress: Progress | None = None) -> int:
@@ -186,26 +165,28 @@ class SearchIndex:
 
     def _rebuild_history(self, progress: Progress | None) -> int:
         head = self.repo.head()
-        ix, folder = self.engine.create("history")
-        with _unpublished(folder):
+        build = self.engine.begin_rebuild("history")
+        try:
             count = 0
-            with _writing(ix, limitmb=512, procs=1) as writer:
-                total = int(self.repo.git("rev-list", "--count", head).strip()) if head else 0
-                seen = set()
-                docs = []
-                for doc in (self._revision_docs(head) if head else ()):
-                    docs.append(doc)
-                    if doc.revision not in seen:
-                        seen.add(doc.revision)
-                        if progress and len(seen) % 200 == 0:
-                            progress(len(seen), total)
-                    if len(docs) >= _BATCH:
-                        count += self.engine.write_history(writer, docs, None)
-                        docs = []
-                count += self.engine.write_history(writer, docs, {"head": head or ""})
-                if progress:
-                    progress(total, total)
-            self.engine.publish("history", folder)
+            total = int(self.repo.git("rev-list", "--count", head).strip()) if head else 0
+            seen = set()
+            docs = []
+            for doc in (self._revision_docs(head) if head else ()):
+                docs.append(doc)
+                if doc.revision not in seen:
+                    seen.add(doc.revision)
+                    if progress and len(seen) % 200 == 0:
+                        progress(len(seen), total)
+                if len(docs) >= _BATCH:
+                    count += build.add(docs)
+                    docs = []
+            count += build.add(docs)
+            if progress:
+                progress(total, total)
+        except BaseException:
+            build.cancel()
+            raise
+        build.commit({"head": head or ""})
         return count
 
     def rebuild_vectors(self, progress: Progress | None = None) -> int:
@@ -287,9 +268,9 @@ class SearchIndex:
         vectors = history and self.meaning.available() and self.vectors.head() != head
         if all(self.engine.meta(n).get("head") == head for n in names_) and not vectors:
             return True
-        if any(self.engine.open(n) is None for n in names_) or (vectors and not self.vectors.exists()):
+        if not all(self.engine.is_built(n) for n in names_) or (vectors and not self.vectors.exists()):
             self._rebuild_in_background()
-            if vectors and all(self.engine.open(n) is not None for n in names_):
+            if vectors and all(self.engine.is_built(n) for n in names_):
                 vectors = False  # the semantic index is being built: the word indexes go on
             else:
                 return False
@@ -344,8 +325,7 @@ class SearchIndex:
             docs, removed, _ = self._changed(indexed, head)
         else:
             docs, removed = [], list(self.engine.all_links())
-        with _writing(self.engine.open("pages"), timeout=30, _merge=merge_by_size) as writer:
-            self.engine.write_pages(writer, docs, removed, {"head": head or ""})
+        self.engine.update(docs, removed, {"head": head or ""})
 
     def _catch_up_history(self, head: str | None) -> None:
         indexed = self.engine.meta("history").get("head") or None
@@ -355,9 +335,7 @@ class SearchIndex:
             self._rebuild_history(None)  # a reset or force push: the history itself changed
             return
         rev_range = f"{indexed}..{head}" if indexed else head
-        with _writing(self.engine.open("history"), timeout=30, _merge=merge_by_size) as writer:
-            self.engine.write_history(writer, list(self._revision_docs(rev_range)) if head else [],
-                                      {"head": head or ""})
+        self.engine.update_history(list(self._revision_docs(rev_range)) if head else [], {"head": head or ""})
 
     def _catch_up_vectors(self, head: str | None, in_worker: bool = True) -> None:
         """Embed what changed since the indexed commit. In a web worker, a big change or a head
@@ -442,7 +420,7 @@ class SearchIndex:
         """At start: a missing index starts building in the background (searches answer meanwhile),
         and the meaning service starts, so the first question is answered by meaning too."""
         self.meaning.start()
-        if self.engine.open("pages") is None or self.engine.open("history") is None or (
+        if not self.engine.is_built("pages") or not self.engine.is_built("history") or (
                 self.meaning.available() and not self.vectors.exists()):
             self._rebuild_in_background()
 
@@ -451,7 +429,7 @@ class SearchIndex:
         (the rebuild process runs this)."""
         for index, rebuild in (("pages", self._rebuild_pages), ("history", self._rebuild_history)):
             with self._writer_lock(True, index):
-                if self.engine.open(index) is None or self.engine.meta(index).get("head") is None:
+                if not self.engine.is_built(index) or self.engine.meta(index).get("head") is None:
                     rebuild(None)
         if self.meaning.available():
             with self._writer_lock(True, "vectors"):
@@ -542,7 +520,7 @@ class SearchIndex:
             self.wait_for_rebuild(_PATIENCE)
             current = self.catch_up(history=history or "history:" in text)
         related = self._meaning() if not history else None
-        result = self.engine.query(text, offset, limit, hidden or [], history, related)
+        result = rank(self.engine, text, offset, limit, hidden or [], history, related)
         if related is not None and self.vectors.head() != self.repo.head():
             self.catch_up_soon()  # commits from a push or by hand: the semantic index follows
         if not current and not result.reindexing:
@@ -574,7 +552,7 @@ class SearchIndex:
 
 
 class _Meaning:
-    """The semantic side of a search (fusion.Neighbours): the meaning service and the priors."""
+    """The semantic side of a search (ranking.Neighbours): the meaning service and the priors."""
 
     def __init__(self, client: MeaningClient, store: VectorStore, pool: ThreadPoolExecutor) -> None:
         self.client, self.store, self.pool = client, store, pool
@@ -608,3 +586,7 @@ def thread_doc(renderer: Renderer, thread: Thread) -> PageDoc:
                     tuple(line for line in body.split("\n") if line))
     when = thread.last_activity.astimezone(timezone.utc).replace(tzinfo=None)
     return PageDoc(text, last.name, "", when, thread.id, source="talk")
+
+
+def as_datetime(ts: int) -> datetime:
+    return datetime.fromtimestamp(ts, timezone.utc).replace(tzinfo=None)

@@ -32,7 +32,7 @@ from pathlib import Path
 
 from . import semantic
 from ...logconfig import child_environment
-from .fusion import visible
+from .engine import visible
 
 log = logging.getLogger("wiki.core.search.meaning")  # by name: also when run as __main__
 

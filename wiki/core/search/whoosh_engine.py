@@ -6,9 +6,10 @@ the changes, not with pages x revisions. Each index lives in a generation
 folder named by a pointer file; a rebuild writes a new generation and swaps
 the pointer, so searches keep answering from the old one meanwhile.
 
-Writers are serialized by the caller (indexer.py holds an flock); readers
-never lock: Whoosh segments are immutable and a searcher is refreshed when
-the index moved on.
+One writer per index at a time, across processes: an flock per index
+(`writer_lock`), so a page catch-up never waits for another process's slower
+history catch-up. Readers never lock: Whoosh segments are immutable and a
+searcher is reopened when the index moved on.
 """
 
 from __future__ import annotations
@@ -21,18 +22,18 @@ import re
 import shutil
 import threading
 import time
-from datetime import datetime, timezone
+from datetime import datetime
 from pathlib import Path
-from typing import Callable, Iterable
+from typing import Callable, ContextManager, Iterable, Iterator
 from urllib.parse import quote, unquote
 
 from whoosh import highlight, index, qparser
-from whoosh.analysis import STOP_WORDS, StandardAnalyzer, StemmingAnalyzer
+from whoosh.analysis import StandardAnalyzer, StemmingAnalyzer
 from whoosh.fields import DATETIME, ID, KEYWORD, STORED, TEXT, Schema
 from whoosh.query import And, AndMaybe, Every, Phrase, Not, NullQuery, Or, Prefix, Query, Term
 
-from .engine import Hit, PageDoc, Results, RevisionDoc
-from .fusion import MIN_SIMILARITY, WINDOW, Neighbours, fuse
+from ..locks import file_lock
+from .engine import Candidate, Candidates, Hit, Index, PageDoc, RevisionDoc
 
 META_PATH = "\x00meta"
 _STEM = StemmingAnalyzer()
@@ -87,8 +88,6 @@ DEFAULT_FIELDS = {"pages": ["title", "headings", "lead", "body"],
 QUERY_BOOSTS = {"pages": {"lead": 2.0}}
 _IN = re.compile(r'(?:^|\s)in:("([^"]+)"|\S+)')
 _CHANGED = re.compile(r"(?:^|\s)changed:(>=|<=|>|<|=)?(\d{4}-\d{2}-\d{2})")
-_FACET_HITS = 100
-_FEW = 10  # fewer pages than this hold every word: pages missing one word follow them
 _HISTORY = re.compile(r"(?:^|\s)history:(\s|$)")
 
 
@@ -130,11 +129,15 @@ class _Generation:
 
 
 class WhooshEngine:
+    """Both indexes of a wiki in one folder: generations, writer locks, writes, queries (engine.SearchEngine)."""
+
     def __init__(self, root: str | os.PathLike) -> None:
         self.root = Path(root)
         self.root.mkdir(parents=True, exist_ok=True)
         self._generations = {name: _Generation(self.root, name) for name in SCHEMAS}
         self._local = threading.local()
+        self._opened: list = []  # every searcher this engine opened, for close()
+        self._opened_lock = threading.Lock()
 
     # -- opening ---------------------------------------------------------------
     def open(self, name: str):
@@ -150,12 +153,15 @@ class WhooshEngine:
             return None  # built by an older version: rebuilt like a missing index
         return ix
 
-    def create(self, name: str):
-        """A new, empty generation (not live until publish)."""
+    def is_built(self, index: Index) -> bool:
+        return self.open(index) is not None
+
+    def _create(self, name: str):
+        """A new, empty generation (not live until published)."""
         folder = self._generations[name].new_folder()
         return index.create_in(str(folder), SCHEMAS[name]()), folder
 
-    def publish(self, name: str, folder: Path) -> None:
+    def _publish(self, name: str, folder: Path) -> None:
         self._generations[name].publish(folder)
         self._searchers().pop(name, None)
 
@@ -188,7 +194,17 @@ class WhooshEngine:
             return None
         searcher = ix.searcher()
         cache[name] = (folder, searcher)
+        with self._opened_lock:
+            self._opened = [s for s in self._opened if not s.is_closed] + [searcher]
         return searcher
+
+    def close(self) -> None:
+        """Close every searcher opened (their files); a later query opens new ones."""
+        with self._opened_lock:
+            opened, self._opened = self._opened, []
+        for searcher in opened:
+            with contextlib.suppress(Exception):
+                searcher.close()
 
     def meta(self, name: str) -> dict[str, str]:
         searcher = self.searcher(name)
@@ -202,58 +218,44 @@ class WhooshEngine:
         return json.loads(stored["meta"]) if stored and stored.get("meta") else {}
 
     # -- writing ---------------------------------------------------------------
-    @staticmethod
-    def _page_fields(doc: PageDoc) -> dict:
-        t = doc.text
-        parts = t.path.split("/")[:-1]
-        folders = " ".join(quote("/".join(parts[: i + 1]), safe="") for i in range(len(parts)))
-        return dict(path=t.path, kind="page" if doc.source == "page" else doc.source, source=doc.source, folder=folder_of(t.path), folders=folders,
-                    title=t.title,
-                    title_exact=t.title.strip().casefold(),
-                    headings=t.headings, lead=t.lead, body=t.body,
-                    words=" ".join((t.title, t.path.replace("/", " ").replace("-", " "), t.headings, t.lead, t.body)), tags=",".join(t.tags),
-                    author=f"{doc.author} {doc.email}", who=doc.author, date=doc.date, revision=doc.revision,
-                    links=encode_links(t.links))
+    def writer_lock(self, index: Index, wait: bool | float) -> ContextManager[bool]:
+        """One writer per index across processes (an flock beside it, released by the kernel if a process dies)."""
+        return file_lock(self.root / f"write-{index}.lock", wait)
 
-    def write_pages(self, writer, docs: Iterable[PageDoc], removed: Iterable[str],
-                    meta: dict[str, str] | None) -> int:
-        count = 0
-        for path in removed:
-            writer.delete_by_term("path", path)
-        for doc in docs:
-            writer.update_document(**self._page_fields(doc))
-            count += 1
-        if meta is not None:  # once per writer: Whoosh keeps duplicates added in one session
-            writer.update_document(path=META_PATH, kind="meta", meta=json.dumps(meta))
-        return count
+    def update(self, docs: Iterable[PageDoc], removed: Iterable[str], meta: dict[str, str]) -> None:
+        with _writing(self._live("pages"), timeout=30, _merge=merge_by_size) as writer:
+            _write_pages(writer, docs, removed, meta)
 
-    def write_history(self, writer, docs: Iterable[RevisionDoc], meta: dict[str, str] | None) -> int:
-        count = 0
-        for d in docs:
-            writer.update_document(key=d.key, kind="revision", path=d.path, folder=folder_of(d.path),
-                                   revision=d.revision, author=d.author, who=d.author, date=d.date,
-                                   added=d.added, removed=d.removed, message=d.message)
-            count += 1
-        if meta is not None:
-            writer.update_document(key=META_PATH, kind="meta", meta=json.dumps(meta))
-        return count
+    def update_history(self, docs: Iterable[RevisionDoc], meta: dict[str, str]) -> None:
+        with _writing(self._live("history"), timeout=30, _merge=merge_by_size) as writer:
+            _write_history(writer, docs, meta)
+
+    def _live(self, name: str):
+        ix = self.open(name)
+        if ix is None:
+            raise RuntimeError(f"the {name} index is missing")
+        return ix
+
+    def begin_rebuild(self, index: Index) -> "_Rebuild":
+        return _Rebuild(self, index)
 
     # -- querying -------------------------------------------------------------
     def query(self, text: str, offset: int = 0, limit: int = 20, hidden: list[str] | None = None,
-              history: bool = False, related: Neighbours | None = None) -> Results:
-        """Ranked hits; `related`, when given, adds the semantic ranking to a question in plain words."""
+              history: bool = False) -> Candidates:
+        """Matches by BM25F, every one counted; the best offset + limit of them listed."""
+        hidden = hidden or []
         if _HISTORY.search(text):
             history, text = True, _HISTORY.sub(" ", text)
-        name = "history" if history else "pages"
+        name: Index = "history" if history else "pages"
         searcher = self.searcher(name)
         if searcher is None:
-            return Results(0, [], reindexing=True)
+            return Candidates(name, [], 0, reindexing=True)
         try:
             q, filters, plain = self._parse(name, searcher, text)
         except ValueError as e:
-            return Results(0, [], error=str(e))
+            return Candidates(name, [], 0, error=str(e))
         if q is None:
-            return Results(0, [], error="Type a word to search for.")
+            return Candidates(name, [], 0, error="Type a word to search for.")
         # The metadata document and hidden pages are masked out (a one-document mask is cheap;
         # a "kind is page" filter would walk every document after each index change).
         mask = Or([Term("kind", "meta")] + [q for p in hidden for q in (
@@ -268,81 +270,29 @@ class WhooshEngine:
             for day in days:
                 allowed = {n for n in allowed if day.holds(_column_value(column, n))}
             if not allowed:  # an empty set would read as "no filter"
-                return Results(0, [])
+                return Candidates(name, [], 0, filtered_out=True)
             allow = allowed
-        # A question in several plain words is ranked by meaning too; one word, or a query with
-        # operators or filters, asks for exactly what it says.
-        words = plain.split()
-        fusing = (related is not None and name == "pages" and len(words) > 1 and not filters
-                  and not any(w in ("OR", "AND", "NOT") or w[0] in "-+" for w in words))
-        depth = max(offset + limit, _FACET_HITS, WINDOW if fusing else 0)
-        nearest = related.ask(plain, WINDOW, hidden) if fusing else None
         # Every match is scored in one pass: Whoosh's top-N search would skip low scorers, but then
         # needs a second pass over all matches to count them, and that costs more (2 to 4x here).
         found = searcher.search(q, limit=None, filter=allow, mask=mask, terms=True)
         self._decorate(found)
-        hits, total = found[:depth], len(found)
+        hits = [self._candidate(name, h) for h in found[:offset + limit]]
         core = q.a if isinstance(q, AndMaybe) else q  # the words, without the phrase bonus
-        if total < _FEW and plain and isinstance(core, And) and len(core.subqueries) > 1:
-            # Few pages hold every word (a person's question rarely uses the page's exact words):
-            # after them come pages missing one word, never above a page that has them all.
-            _, partial, _ = self._coordinated(searcher, core, max(offset + limit, WINDOW if fusing else 0),
-                                              allow, mask, None)
-            seen = {h["path"] for h in hits}
-            more = [h for h in partial if h["path"] not in seen]
-            hits += more
-            total += len(more)
-        words_total = total
-        if fusing:
-            hits, added = self._fuse(searcher, hits, nearest(), related.prior, plain)
-            total += added
+        def missing_one(limit: int) -> list[Candidate]:
+            return [self._candidate(name, h) for h in self._coordinated(searcher, core, limit, allow, mask)]
+        partial = missing_one if plain and isinstance(core, And) and len(core.subqueries) > 1 else None
         exact = None
-        if name == "pages" and offset == 0 and plain:
-            exact = self._exact_title(searcher, plain, allow, mask)
-            if exact is not None:
-                listed = len(hits)
-                hits = [h for h in hits if h["path"] != exact["path"]]
-                total += 1 if len(hits) == listed else 0  # not among the hits: one more
-        shown = hits[offset:offset + limit]
-        if fusing:
-            shown = _Near.resolve(shown, related)
-        out = [self._hit(name, h) for h in shown]
-        if exact is not None:
-            out.insert(0, self._hit(name, exact, score=float("inf")))
-            out = out[:limit]
-        result = Results(total, out, facets=self._facets(name, [h for h in hits if not isinstance(h, _Near)]))
-        if words_total == 0:  # pages found by meaning alone: the words may still be misspelt
-            result.suggestion = self._suggest(searcher, name, text)
-            if result.suggestion and total and not self._finds(name, searcher, result.suggestion, allow, mask):
-                result.suggestion = None  # a correction is worth offering only if it finds pages
-        return result
+        if name == "pages" and plain:
+            found_exact = self._exact_title(searcher, plain, allow, mask)
+            exact = self._candidate(name, found_exact) if found_exact is not None else None
+        return Candidates(name, hits, len(found), exact, partial)
 
-    def _finds(self, name: str, searcher, text: str, allow, mask) -> bool:
-        q, _, _ = self._parse(name, searcher, text, expand=False)
-        return q is not None and not searcher.search(q, limit=1, filter=allow, mask=mask).is_empty()
+    def _candidate(self, name: str, hit) -> Candidate:
+        tags = tuple(t for t in (hit.get("tags") or "").split(",") if t) if name == "pages" else ()
+        return Candidate(hit["path"], hit.score, hit.get("folder") or "", hit.get("who") or "", tags,
+                         lambda score: self._hit(name, hit, score))
 
-    @staticmethod
-    def _fuse(searcher, hits: list, near: list[tuple[str, float, int]], prior, plain: str) -> tuple[list, int]:
-        """The word hits and the pages nearest in meaning, in fused order; how many were added.
-
-        A page found by meaning alone is listed as a `_Near`, read from the index only if shown.
-        """
-        near = [n for n in near if n[1] >= MIN_SIMILARITY]
-        if not near:
-            return hits, 0
-        by_path = {h["path"]: h for h in hits}
-        passage = {path: pid for path, _, pid in near}
-        fused, added = [], 0
-        for path, score in fuse([h["path"] for h in hits], [n[0] for n in near], prior):
-            hit = by_path.get(path)
-            if hit is None:
-                hit = _Near(searcher, path, passage[path], plain)
-                added += 1
-            hit.score = score  # the fused score: what the order is by (Whoosh hits allow the change)
-            fused.append(hit)
-        return fused, added
-
-    def _coordinated(self, searcher, q: And, limit: int, allow, mask, facets):
+    def _coordinated(self, searcher, q: And, limit: int, allow, mask) -> list:
         """Pages matching all but at most one of the words, by (words matched, BM25F score)."""
         words = q.subqueries
         found = searcher.search(Or(words), limit=max(limit * 4, 200), filter=allow, mask=mask, terms=True)
@@ -356,7 +306,7 @@ class WhooshEngine:
             if have >= need - 1:
                 counted.append((have, hit.score, hit))
         counted.sort(key=lambda c: (c[0], c[1]), reverse=True)
-        return found, [c[2] for c in counted[:limit]], len(counted)
+        return [c[2] for c in counted[:limit]]
 
     @staticmethod
     def _decorate(found) -> None:
@@ -449,31 +399,22 @@ class WhooshEngine:
         return self._suggest(searcher, "pages", text)
 
     @staticmethod
-    def _facets(name: str, hits: list) -> dict[str, list[tuple[str, int]]]:
-        """Filter chips from the best hits: their folders, tags and authors, most common first."""
-        counts: dict[str, dict[str, int]] = {"folder": {}, "tag": {}, "author": {}}
-        for hit in hits[:_FACET_HITS]:
-            values = {"folder": [hit.get("folder") or ""], "author": [hit.get("who") or ""],
-                      "tag": [t for t in (hit.get("tags") or "").split(",") if t] if name == "pages" else []}
-            for key, items in values.items():
-                for item in items:
-                    if item:
-                        counts[key][item] = counts[key].get(item, 0) + 1
-        return {k: sorted(v.items(), key=lambda kv: (-kv[1], kv[0]))[:8] for k, v in counts.items() if v}
-
-    @staticmethod
-    def _hit(name: str, hit, score: float | None = None) -> Hit:
+    def _hit(name: str, hit, score: float) -> Hit:
         if name == "pages":
-            snippet = hit.highlights("body", top=2) or html.escape(_first_sentence(hit.get("body", "")))
-            source = hit.get("source", "page")
-            path, _, thread = hit["path"].partition("#") if source == "talk" else (hit["path"], "", "")
-            return Hit(path, hit.get("title") or path, snippet, score if score is not None else hit.score,
-                       source, hit.get("revision"), hit.get("who", ""), hit.get("date"),
-                       tuple(t for t in (hit.get("tags") or "").split(",") if t), thread or None)
+            return _page_hit(hit, hit.highlights("body", top=2), score)
         snippet = hit.highlights("added", top=2) or hit.highlights("removed", top=2) \
             or hit.highlights("message") or html.escape(_first_sentence(hit.get("added") or hit.get("removed") or ""))
-        return Hit(hit["path"], hit["path"], snippet, hit.score, "history", hit.get("revision"),
+        return Hit(hit["path"], hit["path"], snippet, score, "history", hit.get("revision"),
                    hit.get("who", ""), hit.get("date"))
+
+    def page(self, key: str) -> Hit | None:
+        searcher = self.searcher("pages")
+        if searcher is None:
+            return None
+        fields = searcher.document(path=key)
+        if not fields or fields.get("kind") == "meta":
+            return None
+        return _page_hit(fields, "", 0.0)
 
     # -- links -------------------------------------------------------------------
     def links_to(self, path: str) -> list[str]:
@@ -500,52 +441,101 @@ class WhooshEngine:
         return {"documents": searcher.doc_count() if searcher else 0}
 
 
-class _Near:
-    """A page found by meaning only, shaped like a Whoosh hit for the code that lists hits.
+def _page_hit(fields, highlighted: str, score: float) -> Hit:
+    """A page or thread as listed; without highlights, its snippet is the start of its text."""
+    snippet = highlighted or html.escape(_first_sentence(fields.get("body", "")))
+    source = fields.get("source", "page")
+    path, _, thread = fields["path"].partition("#") if source == "talk" else (fields["path"], "", "")
+    return Hit(path, fields.get("title") or path, snippet, score, source, fields.get("revision"),
+               fields.get("who", ""), fields.get("date"),
+               tuple(t for t in (fields.get("tags") or "").split(",") if t), thread or None)
 
-    Its stored fields are read only when it is shown; its snippet is the passage that
-    matched, with the question's words marked where they occur.
-    """
 
-    score = 0.0
+def _page_fields(doc: PageDoc) -> dict:
+    t = doc.text
+    parts = t.path.split("/")[:-1]
+    folders = " ".join(quote("/".join(parts[: i + 1]), safe="") for i in range(len(parts)))
+    return dict(path=t.path, kind="page" if doc.source == "page" else doc.source, source=doc.source,
+                folder=folder_of(t.path), folders=folders, title=t.title, title_exact=t.title.strip().casefold(),
+                headings=t.headings, lead=t.lead, body=t.body,
+                words=" ".join((t.title, t.path.replace("/", " ").replace("-", " "), t.headings, t.lead, t.body)),
+                tags=",".join(t.tags), author=f"{doc.author} {doc.email}", who=doc.author, date=doc.date,
+                revision=doc.revision, links=encode_links(t.links))
 
-    def __init__(self, searcher, path: str, passage_id: int, plain: str) -> None:
-        self._searcher, self.path, self.passage_id = searcher, path, passage_id
-        self._fields: dict | None = None
-        self._passage = ""
-        self._words = {w for w in re.findall(r"\w+", plain.casefold()) if len(w) > 2 and w not in STOP_WORDS}
 
-    @staticmethod
-    def resolve(shown: list, related: Neighbours) -> list:
-        """The hits to show, with pages found by meaning read in (those gone from the index dropped)."""
-        near = [h for h in shown if isinstance(h, _Near)]
-        texts = related.passages([h.passage_id for h in near]) if near else {}
-        out = []
-        for h in shown:
-            if isinstance(h, _Near):
-                fields = h._searcher.document(path=h.path)
-                if not fields or fields.get("kind") == "meta":  # deleted; the semantic index follows soon
-                    continue
-                h._fields = fields
-                title, passage = fields.get("title") or "", texts.get(h.passage_id, "")
-                # the passage without the title it was embedded with (a title alone: the page's start)
-                h._passage = passage[len(title) + 2:] if title and passage.startswith(title + ": ") else \
-                    ("" if passage == title else passage)
-            out.append(h)
-        return out
+def _write_pages(writer, docs: Iterable[PageDoc], removed: Iterable[str], meta: dict[str, str] | None) -> int:
+    count = 0
+    for path in removed:
+        writer.delete_by_term("path", path)
+    for doc in docs:
+        writer.update_document(**_page_fields(doc))
+        count += 1
+    if meta is not None:  # once per writer: Whoosh keeps duplicates added in one session
+        writer.update_document(path=META_PATH, kind="meta", meta=json.dumps(meta))
+    return count
 
-    def __getitem__(self, key: str):
-        if key == "path":
-            return self.path
-        return (self._fields or {})[key]
 
-    def get(self, key: str, default=None):
-        return (self._fields or {}).get(key, default)
+def _write_history(writer, docs: Iterable[RevisionDoc], meta: dict[str, str] | None) -> int:
+    count = 0
+    for d in docs:
+        writer.update_document(key=d.key, kind="revision", path=d.path, folder=folder_of(d.path),
+                               revision=d.revision, author=d.author, who=d.author, date=d.date,
+                               added=d.added, removed=d.removed, message=d.message)
+        count += 1
+    if meta is not None:
+        writer.update_document(key=META_PATH, kind="meta", meta=json.dumps(meta))
+    return count
 
-    def highlights(self, field: str, top: int = 2) -> str:
-        parts = re.split(r"(\w+)", self._passage)
-        return "".join(f"<mark>{html.escape(p)}</mark>" if i % 2 and p.casefold() in self._words
-                       else html.escape(p) for i, p in enumerate(parts))
+
+@contextlib.contextmanager
+def _writing(ix, _merge=None, **options) -> Iterator:
+    """A Whoosh writer committed when the block ends, cancelled when it fails."""
+    writer = ix.writer(**options)
+    try:
+        yield writer
+    except BaseException:
+        writer.cancel()
+        raise
+    if _merge is None:
+        writer.commit()
+    else:
+        writer.commit(mergetype=_merge)
+
+
+class _Rebuild:
+    """A new generation written by one big writer (engine.Rebuild); its folder goes if it never goes live."""
+
+    def __init__(self, engine: WhooshEngine, name: Index) -> None:
+        self.engine, self.name = engine, name
+        ix, self.folder = engine._create(name)
+        try:
+            self.writer = ix.writer(limitmb=512, procs=1)
+        except BaseException:
+            shutil.rmtree(self.folder, ignore_errors=True)
+            raise
+
+    def add(self, docs) -> int:
+        if self.name == "pages":
+            return _write_pages(self.writer, docs, (), None)
+        return _write_history(self.writer, docs, None)
+
+    def commit(self, meta: dict[str, str]) -> None:
+        try:
+            if self.name == "pages":
+                _write_pages(self.writer, (), (), meta)
+            else:
+                _write_history(self.writer, (), meta)
+            self.writer.commit()
+            self.engine._publish(self.name, self.folder)
+        except BaseException:
+            shutil.rmtree(self.folder, ignore_errors=True)
+            raise
+
+    def cancel(self) -> None:
+        try:
+            self.writer.cancel()
+        finally:
+            shutil.rmtree(self.folder, ignore_errors=True)
 
 
 def merge_by_size(writer, segments, ratio: int = 2):
@@ -654,8 +644,4 @@ def _first_sentence(text: str, limit: int = 200) -> str:
     return text[: cut.end()] if cut else text[:limit]
 
 
-def as_datetime(ts: int) -> datetime:
-    return datetime.fromtimestamp(ts, timezone.utc).replace(tzinfo=None)
-
-
-__all__ = ["WhooshEngine", "Not", "as_datetime"]
+__all__ = ["WhooshEngine", "Not"]
