@@ -18,7 +18,7 @@ def pieces(segments) -> list[tuple[str, str]]:
 
 
 def kinds(hunk: Hunk) -> str:
-    return "".join(line.kind for line in hunk.lines)
+    return "".join(line.kind.value for line in hunk.lines)
 
 
 def check_invariants(d: TextDiff) -> None:
@@ -33,10 +33,10 @@ def check_invariants(d: TextDiff) -> None:
                 assert line.old_no is not None and line.new_no is not None
             elif line.kind is LineKind.REMOVED:
                 assert line.new_no is None and line.old_no is not None
-                assert {s.kind for s in line.segments} <= {"equal", "delete"}
+                assert {s.kind.value for s in line.segments} <= {"equal", "delete"}
             else:
                 assert line.old_no is None and line.new_no is not None
-                assert {s.kind for s in line.segments} <= {"equal", "insert"}
+                assert {s.kind.value for s in line.segments} <= {"equal", "insert"}
             if line.partner is not None:
                 partner = hunk.lines[line.partner]
                 assert partner.partner == index
@@ -45,8 +45,8 @@ def check_invariants(d: TextDiff) -> None:
                 assert pieces(line.segments) == [("delete", line.text)]
             elif line.kind is LineKind.ADDED and line.text:
                 assert pieces(line.segments) == [("insert", line.text)]
-        assert sum(1 for line in hunk.lines if line.kind != "+") == hunk.old_count
-        assert sum(1 for line in hunk.lines if line.kind != "-") == hunk.new_count
+        assert sum(1 for line in hunk.lines if line.kind is not LineKind.ADDED) == hunk.old_count
+        assert sum(1 for line in hunk.lines if line.kind is not LineKind.REMOVED) == hunk.new_count
     assert d.added == sum(1 for h in d.hunks for line in h.lines if line.kind is LineKind.ADDED)
     assert d.removed == sum(1 for h in d.hunks for line in h.lines if line.kind is LineKind.REMOVED)
 
@@ -345,7 +345,7 @@ def test_folding_two_distant_changes():
     assert d.skipped_after == 7  # lines 94..100
     assert first.skipped_before + first.old_count + second.skipped_before + second.old_count + d.skipped_after == 100
     assert [line.old_no for line in first.lines if line.kind is LineKind.CONTEXT] == [7, 8, 9, 11, 12, 13]
-    assert [line.text for line in first.lines if line.kind != " "] == ["line 10", "line 10 changed"]
+    assert [line.text for line in first.lines if line.kind is not LineKind.CONTEXT] == ["line 10", "line 10 changed"]
     assert (d.added, d.removed) == (2, 2)
 
 
@@ -374,7 +374,7 @@ def test_negative_context_shows_whole_file():
     [hunk] = d.hunks
     assert (hunk.old_start, hunk.old_count, hunk.new_start, hunk.new_count) == (1, 100, 1, 100)
     assert len(hunk.lines) == 102
-    assert [line.old_no for line in hunk.lines if line.kind != "+"] == list(range(1, 101))
+    assert [line.old_no for line in hunk.lines if line.kind is not LineKind.ADDED] == list(range(1, 101))
     assert hunk.skipped_before == 0 and d.skipped_after == 0
 
 
@@ -540,10 +540,10 @@ def test_random_edits_reconstruct_both_texts(seed):
     check_invariants(d)
     if d.hunks:
         lines = d.hunks[0].lines
-        assert [line.text for line in lines if line.kind != "+"] == old
-        assert [line.text for line in lines if line.kind != "-"] == new
-        assert [line.old_no for line in lines if line.kind != "+"] == list(range(1, len(old) + 1))
-        assert [line.new_no for line in lines if line.kind != "-"] == list(range(1, len(new) + 1))
+        assert [line.text for line in lines if line.kind is not LineKind.ADDED] == old
+        assert [line.text for line in lines if line.kind is not LineKind.REMOVED] == new
+        assert [line.old_no for line in lines if line.kind is not LineKind.ADDED] == list(range(1, len(old) + 1))
+        assert [line.new_no for line in lines if line.kind is not LineKind.REMOVED] == list(range(1, len(new) + 1))
     folded = diff_texts(old_text, new_text, context=2)
     check_invariants(folded)
     assert (folded.added, folded.removed) == (d.added, d.removed)

@@ -461,7 +461,7 @@ class TalkStore:
             if header.get("deleted"):
                 raise BadTalk("This comment was deleted.")
             header, body = transform(header, old)
-            return ({comment.file: self.repo.write_blob(format_file(header, body))}, "talk",
+            return ({comment.file: self.repo.write_blob(format_file(header, body))}, SaveStatus.TALK,
                     f"{verb} on {thread.page}: {thread.title}")
 
         return self.pages.commit(thread.page, author, change)
