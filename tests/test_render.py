@@ -530,7 +530,7 @@ def test_unwritable_cache_dir_does_not_fail_render(tmp_path: Path) -> None:
 def test_version_in_cache_key(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     r1 = Renderer(page_url=page_url, cache_dir=tmp_path)
     r1.render("x", "P", cache_key="k")
-    monkeypatch.setattr(render_mod, "_VERSION_TAG", "changed")
+    monkeypatch.setattr(render_mod.cache, "VERSION_TAG", "changed")
     calls = count_parses(monkeypatch)
     Renderer(page_url=page_url, cache_dir=tmp_path).render("x", "P", cache_key="k")
     assert len(calls) == 1
@@ -547,7 +547,7 @@ def test_parser_failure_falls_back_to_escaped_source(r: Renderer, monkeypatch: p
     def boom(self: object, text: str, level: int, **attrs: object) -> str:
         raise RuntimeError("bug")
 
-    monkeypatch.setattr(render_mod._WikiHTMLRenderer, "heading", boom)
+    monkeypatch.setattr(render_mod.htmlrenderer.WikiHTMLRenderer, "heading", boom)
     res = r.render("# Head <script>x</script>\n", "P")
     assert res.html == '<pre class="render-error"><code># Head &lt;script&gt;x&lt;/script&gt;\n</code></pre>\n'
     assert res.headings == () and res.title is None

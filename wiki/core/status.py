@@ -4,6 +4,8 @@ Everything here is derived from the repository: each page's front matter (parsed
 blobs never change), its last change (LastChanges follows the branch), its open talk threads
 (tree names only) and its edits over the last twelve weeks (one `git log` per folder and head).
 A board for one head and day is cached, so a dashboard view after the first is a lookup.
+A ```dashboard block in a page is rendered (and cached) as a marker, DASHBOARD, that the web layer
+fills with the live table on every view.
 """
 
 from __future__ import annotations
@@ -11,15 +13,39 @@ from __future__ import annotations
 import threading
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta, timezone
+from html import escape
+from urllib.parse import urlencode
 
 from . import names
 from .frontmatter import DEFAULT_STATUSES, PageMeta, parse
 from .gitrepo import Change
 from .lru import LRU
 from .pages import PageStore
+from .render import FencedBlock
 from .talk import TalkStore
 
 WEEKS = 12
+
+DASHBOARD_BLOCK = "dashboard"
+DASHBOARD_KEYS = ("folder", "status", "owner", "sort")
+
+
+def dashboard_placeholder(code: str) -> str:
+    """A ```dashboard block (`folder: Projects`, `status: at-risk` ... lines): a marker the web layer
+    fills with the live status table when the page is shown (the rendering itself is cached)."""
+    query = {}
+    for line in code.splitlines():
+        key, sep, value = line.partition(":")
+        key, value = key.strip().lower(), value.strip()
+        if sep and key in DASHBOARD_KEYS and value:
+            query[key] = value[:200]
+    return ('<div class="dashboard-embed" data-dashboard="' + escape(urlencode(query), quote=True) + '">'
+            "<p>Status dashboard" + (": " + escape(query["folder"], quote=True) if "folder" in query else "")
+            + "</p></div>\n")
+
+
+#: The renderer's handler of ```dashboard blocks (wiki.make_renderer gives it to the Renderer).
+DASHBOARD = FencedBlock(DASHBOARD_BLOCK, dashboard_placeholder, {"div": frozenset({"data-dashboard"})})
 
 
 @dataclass(frozen=True)

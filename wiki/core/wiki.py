@@ -25,7 +25,7 @@ from .render import Renderer
 from .search import SearchIndex
 from .search.semantic import SemanticSettings
 from .frontmatter import DEFAULT_STATUSES
-from .status import StatusBoard
+from .status import DASHBOARD, StatusBoard
 from .talk import TalkStore
 from .users import UserStore
 from .watch import WatchStore
@@ -42,7 +42,8 @@ def page_href(prefix: str) -> Callable[[str], str]:
 
 
 def make_renderer(data_dir: str | Path, url_prefix: str = "") -> Renderer:
-    """The page renderer, with its disk cache under WIKI_DATA (shared by every process)."""
+    """The page renderer, with its disk cache under WIKI_DATA (shared by every process) and the
+    fenced blocks features render themselves; every process builds it here, so all agree on them."""
     page_url = page_href(url_prefix)
     edit_url = page_href(url_prefix + "/-/edit")
     suffix = f"-{hashlib.sha1(url_prefix.encode()).hexdigest()[:8]}" if url_prefix else ""
@@ -51,6 +52,7 @@ def make_renderer(data_dir: str | Path, url_prefix: str = "") -> Renderer:
         edit_url=edit_url,
         section_edit_url=lambda name, n: f"{edit_url(name)}?section={n}",
         cache_dir=Path(data_dir) / ("render-cache" + suffix),
+        blocks=(DASHBOARD,),
     )
 
 
