@@ -2,14 +2,15 @@
 
 from __future__ import annotations
 
+import errno
 import logging
+from dataclasses import dataclass
+from typing import Callable
 
 from flask import Flask, current_app, g, jsonify, render_template, request
 from flask_wtf.csrf import CSRFError
 from sqlalchemy.exc import InterfaceError, InvalidatePoolError, OperationalError
 from werkzeug.exceptions import HTTPException
-
-import errno
 
 from ..core.gitrepo import Busy, GitError, UnknownRevision
 from ..core.hosts import DatabaseUnavailable
@@ -54,72 +55,67 @@ def bearer_challenge() -> str:
     return 'Bearer realm="Tacit wiki"' + (', error="invalid_token"' if g.get("bad_token") else "")
 
 
-def map_errors(app: Flask, table: dict[type[Exception], tuple[int, str]]) -> None:
-    """Answer each core exception with its status and title, the exception's message as the detail."""
-    for kind, (status, title) in table.items():
-        app.register_error_handler(kind, lambda e, status=status, title=title: error_response(status, title, str(e)))
+@dataclass(frozen=True)
+class Answer:
+    """How one kind of core exception is answered: status, title, the sentence (from the
+    exception), and, for a change that could not be made, the visitor's text handed back."""
+
+    status: int
+    title: str
+    detail: Callable[[Exception], str] = str
+    keeps_text: bool = False
+    retry_after: int | None = None
+    logged: bool = False  # an operator should hear of it
+
+    def respond(self, e: Exception):
+        if self.logged:
+            log.error("%s: %s", self.title, str(e).splitlines()[0] if str(e) else type(e).__name__)
+        if self.keeps_text:
+            return not_saved(self.status, self.title, self.detail(e), self.retry_after)
+        return error_response(self.status, self.title, self.detail(e))
+
+
+def _unreachable(service: str) -> Answer:
+    return Answer(503, f"The wiki's {service} cannot be reached",
+                  lambda e: "Nothing was saved; reading goes on. Try again in a moment.",
+                  keeps_text=True, retry_after=5, logged=True)
+
+
+_DATABASE_DOWN = Answer(503, "The wiki's database cannot be reached",
+                        lambda e: "Logging in, accounts and saving wait for it; pages open to everyone can still be "
+                                  "read. Try again in a moment.", keeps_text=True, retry_after=5, logged=True)
+
+# The one table of how the core's exceptions reach HTTP (blueprints add their own with map_errors).
+ERRORS: dict[type[Exception], Answer] = {
+    BadPageName: Answer(400, "Bad page name", lambda e: e.rule),
+    PageNotFound: Answer(404, "Page not found", lambda e: f"There is no page named {e.name}."),
+    UnknownRevision: Answer(404, "Unknown revision",
+                            lambda e: f"{e.args[0] if e.args else ''} is not a revision of this wiki."),
+    PageTooLarge: Answer(413, "Page too large"),
+    BadContent: Answer(400, "Bad content"),
+    CSRFError: Answer(400, "Form expired or forged",
+                      lambda e: "The form could not be verified (CSRF). Reload the page and try again; "
+                                "your draft is kept in this browser."),
+    GitError: Answer(503, "The repository could not be changed",
+                     lambda e: "Git reported a problem; nothing was saved. Try again in a moment. "
+                               f"({e.detail[:300]})", logged=True),
+    Busy: Answer(503, "Too busy to save", keeps_text=True, retry_after=1),
+    RemoteUnavailable: _unreachable("git server"),
+    DatabaseUnavailable: _unreachable("database"),
+    OperationalError: _DATABASE_DOWN,
+    InterfaceError: _DATABASE_DOWN,
+    InvalidatePoolError: _DATABASE_DOWN,
+    RemoteRefused: Answer(503, "The wiki's git server refused the change", keeps_text=True, logged=True),
+}
+
+
+def map_errors(app: Flask, table: dict[type[Exception], Answer]) -> None:
+    for kind, answer in table.items():
+        app.register_error_handler(kind, answer.respond)
 
 
 def init_app(app: Flask) -> None:
-    @app.errorhandler(BadPageName)
-    def bad_name(e: BadPageName):
-        return error_response(400, "Bad page name", e.rule)
-
-    @app.errorhandler(PageNotFound)
-    def not_found(e: PageNotFound):
-        return error_response(404, "Page not found", f"There is no page named {e.name}.")
-
-    @app.errorhandler(UnknownRevision)
-    def unknown_revision(e: UnknownRevision):
-        return error_response(404, "Unknown revision",
-                              f"{e.args[0] if e.args else ''} is not a revision of this wiki.")
-
-    @app.errorhandler(PageTooLarge)
-    def too_large(e: PageTooLarge):
-        return error_response(413, "Page too large", str(e))
-
-    @app.errorhandler(BadContent)
-    def bad_content(e: BadContent):
-        return error_response(400, "Bad content", str(e))
-
-    @app.errorhandler(CSRFError)
-    def csrf_error(e: CSRFError):
-        return error_response(400, "Form expired or forged",
-                              "The form could not be verified (CSRF). Reload the page and try again; "
-                              "your draft is kept in this browser.")
-
-    @app.errorhandler(GitError)
-    def git_error(e: GitError):
-        log.error("git failed: %s", e)
-        return error_response(503, "The repository could not be changed",
-                              "Git reported a problem; nothing was saved. Try again in a moment. "
-                              f"({e.detail[:300]})")
-
-    @app.errorhandler(Busy)
-    def busy(e: Busy):
-        return not_saved(503, "Too busy to save", str(e), retry_after=1)
-
-    for kind, service in ((RemoteUnavailable, "git server"), (DatabaseUnavailable, "database")):
-        def unreachable(e: Exception, service: str = service):
-            log.error("saving failed: %s", e)
-            return not_saved(503, f"The wiki's {service} cannot be reached",
-                             "Nothing was saved; reading goes on. Try again in a moment.", retry_after=5)
-
-        app.register_error_handler(kind, unreachable)
-
-    @app.errorhandler(OperationalError)
-    @app.errorhandler(InterfaceError)
-    @app.errorhandler(InvalidatePoolError)
-    def database_error(e: Exception):
-        log.error("the database cannot be reached: %s", str(e).splitlines()[0] if str(e) else type(e).__name__)
-        return not_saved(503, "The wiki's database cannot be reached",
-                         "Logging in, accounts and saving wait for it; pages open to everyone can still be read. "
-                         "Try again in a moment.", retry_after=5)
-
-    @app.errorhandler(RemoteRefused)
-    def remote_refused(e: RemoteRefused):
-        log.error("%s", e)
-        return not_saved(503, "The wiki's git server refused the change", str(e))
+    map_errors(app, ERRORS)
 
     @app.errorhandler(OSError)
     def storage_error(e: OSError):

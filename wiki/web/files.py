@@ -32,7 +32,7 @@ from ..core.pages import Conflict, PageNotFound
 from ..core.relink import relative_path
 from . import get_wiki
 from .access import can_read, can_write, current_author, ensure_read, ensure_write
-from .errors import error_response, map_errors
+from .errors import Answer, error_response, map_errors
 from .conflicts import Subject, conflict_text
 from .routing import page_arg, page_name, page_route
 from .templating import action_url, page_url
@@ -291,8 +291,8 @@ def init_app(app: Flask) -> None:
         return error_response(413, "Too large", "Nothing was saved: the request was larger than the wiki "
                               f"accepts (files can be at most {human_size(int(app.config['WIKI_MAX_UPLOAD']))} each).")
 
-    map_errors(app, {FileTooLarge: (413, "File too large"), BadFileName: (400, "Bad file name"),
-                     FileNotFound: (404, "File not found")})
+    map_errors(app, {FileTooLarge: Answer(413, "File too large"), BadFileName: Answer(400, "Bad file name"),
+                     FileNotFound: Answer(404, "File not found")})
 
 
 def get_wiki_from(app: Flask):

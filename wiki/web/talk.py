@@ -33,7 +33,7 @@ from ..core.search.extract import html_to_text
 from ..core.talk import ALLOWED_TAGS, BadTalk, Comment, NotAllowed, TalkNotFound, Thread
 from . import get_wiki
 from .access import can_read, can_write, current_actor, current_author, deny_anonymous
-from .errors import error_response, map_errors
+from .errors import Answer, error_response, map_errors
 from .routing import page_arg, page_name, page_route
 from .templating import action_url, talk_url
 from .watch import comment_posted
@@ -347,7 +347,7 @@ def threads_json(name: str) -> list[dict]:
 def init_app(app) -> None:
     app.register_blueprint(bp)
 
-    map_errors(app, {BadTalk: (400, "Bad comment"), NotAllowed: (403, "Not allowed")})
+    map_errors(app, {BadTalk: Answer(400, "Bad comment"), NotAllowed: Answer(403, "Not allowed")})
 
     @app.errorhandler(TalkNotFound)
     def talk_not_found(e: TalkNotFound):
