@@ -248,10 +248,10 @@ def test_wiki_check_finds_and_rebuilds_a_missing_semantic_index(tmp_path):
 
 
 def test_a_big_change_is_embedded_by_the_rebuild_process(wiki, tmp_path, monkeypatch):
-    from wiki.core.search import indexer
+    from wiki.core.search import vector_index
 
     store, index = wiki
-    monkeypatch.setattr(indexer, "_EMBED_INLINE", 1)  # in this worker, two pages are "a big change"
+    monkeypatch.setattr(vector_index, "EMBED_INLINE", 1)  # in this worker, two pages are "a big change"
     clone = tmp_path / "clone"
     subprocess.run(["git", "clone", "-q", str(store.repo.git_dir), str(clone)], check=True)
     (clone / "Espresso.md").write_text("# Barista duty\n\nMaria cleans and maintains the coffee machine.\n")
