@@ -495,3 +495,52 @@ def test_comments_through_the_talk_form_and_the_api_watch_and_mention(app):
     assert r.status_code == 201
     assert wiki.watches.is_watching(user(app, "Bob").id, "Notes", thread)
     assert "Bob" in main_part(ada.get("/-/watchlist"))  # a reply to Ada's thread is news to her
+
+
+# -- incremental activity ---------------------------------------------------------------------
+
+def _fresh_answer(wiki, who):
+    """The watchlist as a process that never answered it before would read it (full git log)."""
+    from wiki.core.watch import WatchStore
+    return WatchStore(wiki.engine, wiki.repo, wiki.users, wiki.talk).activity(who)
+
+
+def _shape(activity):
+    return [(p.page, [(i.sha, i.kind, i.status, i.thread) for i in p.items]) for p in activity.pages]
+
+
+def test_a_moved_head_extends_the_last_answer_and_agrees_with_reading_it_all(app):
+    """When only the branch moved, the watchlist is the last answer plus the new commits (read
+    once for every user); it must say exactly what a full read says, talk and own edits included."""
+    wiki = app.extensions["tacit"]
+    ada, bob = user(app, "Ada"), user(app, "Bob")
+    for name in ("Alpha", "Beta", "Gamma"):
+        wiki.pages.save(name, f"{name}\n", ADA)
+        wiki.watches.watch(bob.id, name)
+    thread_id, _ = wiki.talk.start("Gamma", "Question", "Is this right?", ADA, ada.name)
+    before = wiki.watches.activity(bob)
+    assert [p.page for p in before.pages] == ["Gamma"]  # the new thread
+    wiki.pages.save("Alpha", "Alpha\nmore\n", ADA, base=wiki.pages.get("Alpha").commit)
+    wiki.pages.save("Unwatched", "x\n", ADA)
+    wiki.pages.save("Beta", "Beta by Bob\n", BOB, base=wiki.pages.get("Beta").commit)  # his own: not news
+    wiki.talk.reply("Gamma", thread_id, "Yes.", CAROL, "Carol")
+    extended = wiki.watches.activity(bob)
+    assert _shape(extended) == _shape(_fresh_answer(wiki, bob))
+    assert [p.page for p in extended.pages] == ["Gamma", "Alpha"]
+    assert wiki.watches.looked_at(bob, "Alpha")
+    wiki.pages.save("Alpha", "Alpha\nmore\nagain\n", CAROL, base=wiki.pages.get("Alpha").commit)
+    after_look = wiki.watches.activity(bob)
+    assert _shape(after_look) == _shape(_fresh_answer(wiki, bob))
+    assert [len(p.items) for p in after_look.pages if p.page == "Alpha"] == [1]
+
+
+def test_a_rewritten_branch_is_read_again_not_extended(app):
+    wiki = app.extensions["tacit"]
+    bob = user(app, "Bob")
+    wiki.pages.save("Alpha", "one\n", ADA)
+    wiki.watches.watch(bob.id, "Alpha")
+    first = wiki.pages.save("Alpha", "two\n", ADA, base=wiki.pages.get("Alpha").commit).commit
+    assert [p.page for p in wiki.watches.activity(bob).pages] == ["Alpha"]
+    parent = wiki.repo.commit(first).parents[0]
+    assert wiki.repo.compare_and_swap(parent, first)  # the branch goes back, as after a forced push
+    assert wiki.watches.activity(bob).pages == ()

@@ -13,8 +13,11 @@ times are author times: a commit pushed later with an older date than one's last
 That answer is cached per process for (user, branch head, the user's watch state). The state is
 ``count(*)`` and ``max(stamp)`` of the user's rows, one indexed query: every write sets the row's
 ``stamp`` to the current time in nanoseconds, so any watch, unwatch or "seen" changes it. A page
-view therefore costs one small query and a dictionary lookup, and git is asked again only when
-the head or the user's watches moved.
+view therefore costs one small query and a dictionary lookup. When only the head moved, the last
+answer for the same rows is extended with the commits since its head, which one ``git log`` reads
+once per process for every user (its cost follows the commits, not the number of watched pages);
+git is asked over every watched path only when the user's watches changed or the branch was
+rewritten.
 """
 
 from __future__ import annotations
@@ -137,6 +140,43 @@ class Activity:
         return flat
 
 
+@dataclass(frozen=True)
+class _Known:
+    """The last answer for one state of a user's watch rows, with the rows it was computed from."""
+
+    head: str | None
+    activity: Activity
+    pages: dict[str, Watch]  # page -> its row (watched as a whole)
+    threads: dict[tuple[str, str], Watch]  # (page, thread) -> its row
+
+    def extended(self, head: str, entries: "list[LogEntry] | None",
+                 items: Callable[[LogEntry, dict, dict], Iterable[tuple[str, Item]]]) -> "_Known | None":
+        """This answer with the items of `entries` (the commits since `self.head`, newest first)."""
+        if entries is None:
+            return None
+        new: dict[str, list[Item]] = {}
+        for entry in entries:
+            for page, item in items(entry, self.pages, self.threads):
+                new.setdefault(page, []).append(item)
+        if not new:
+            return replace(self, head=head)
+        found = dict(new)  # newest first, as a full read orders pages whose latest is the same second
+        for earlier in self.activity.pages:
+            found[earlier.page] = found.get(earlier.page, []) + list(earlier.items)
+        if sum(len(items) for items in found.values()) > MAX_ENTRIES:
+            return None  # read it all again: that answer is cut at MAX_ENTRIES and says so
+        pages = sorted((PageActivity(page, tuple(items)) for page, items in found.items()),
+                       key=lambda p: p.latest, reverse=True)
+        return replace(self, head=head, activity=replace(self.activity, pages=tuple(pages)))
+
+    def seen(self, page: str, seen_at: int, head: str | None, activity: Activity) -> "_Known":
+        """This answer after the user looked at `page` (its rows, and its threads' rows, seen now)."""
+        pages = {p: replace(r, seen_at=seen_at, seen_commit=head) if p == page else r for p, r in self.pages.items()}
+        threads = {k: replace(r, seen_at=seen_at, seen_commit=head) if k[0] == page else r
+                   for k, r in self.threads.items()}
+        return _Known(head, activity, pages, threads)
+
+
 class WatchStore:
     """Watches in SQL, activity from git, notifications by mail (when the mailer is enabled)."""
 
@@ -150,7 +190,9 @@ class WatchStore:
         self.talk = talk
         self.policy = policy
         self.mailer = mailer or Mailer()
-        self._activity = LRU(1024)
+        self._activity = LRU(1024)  # (who, head, state) -> Activity
+        self._latest = LRU(1024)  # (who, state) -> _Known: the last answer, to extend when the head moves
+        self._between = LRU(64)  # (old head, new head) -> the commits between, shared by every user
         self._last_stamp = 0
         self._stamp_lock = threading.Lock()
 
@@ -215,13 +257,14 @@ class WatchStore:
     def mark_seen(self, user_id: int, page: str | None = None, upto: int = 0, head: str | None = None) -> int:
         """Everything committed until now (or until `upto`, if later: clocks differ) counts as seen,
         for one page or (page None) all; one UPDATE. Returns the rows changed."""
+        return self._mark_seen(user_id, page, max(int(self.clock.now()), upto), head or self.repo.head())
+
+    def _mark_seen(self, user_id: int, page: str | None, seen_at: int, head: str | None) -> int:
         query = update(watches).where(watches.c.user_id == user_id)
         if page is not None:
             query = query.where(watches.c.page == page)
-        values = dict(seen_at=max(int(self.clock.now()), upto), seen_commit=head or self.repo.head(),
-                      stamp=self._stamp())
         with self.engine.begin() as conn:
-            return conn.execute(query.values(**values)).rowcount
+            return conn.execute(query.values(seen_at=seen_at, seen_commit=head, stamp=self._stamp())).rowcount
 
     def mark_all_seen(self, user: "User | Actor | Who") -> int:
         """Everything the user's watchlist shows now counts as seen (the "mark all as seen" button)."""
@@ -234,25 +277,77 @@ class WatchStore:
         """The user viewed the page: mark it seen, with one write, only when something was unseen."""
         who = Who.of(user)
         head = head or self.repo.head()
-        current = self.activity(who, head)
+        state, current = self._activity_now(who, head)
         found = current.get(page)
         if found is None:
             return False
-        self.mark_seen(who.id, page, found.latest, head)
+        seen_at = max(int(self.clock.now()), found.latest)
+        self._mark_seen(who.id, page, seen_at, head)
         # the answer for the new state is known: the same minus this page; git is not asked again
-        self._activity.put((who, head, self.state(who.id)), current.without(page))
+        after, new_state = current.without(page), self.state(who.id)
+        self._activity.put((who, head, new_state), after)
+        known = self._latest.get((who, state))
+        if known is not None and known.head == head:
+            self._latest.put((who, new_state), known.seen(page, seen_at, head, after))
         return True
 
     # -- what is new ---------------------------------------------------------
     def activity(self, user: "User | Actor | Who", head: str | None = None) -> Activity:
         """What the user has not seen yet, per watched page; cached per (user, head, watch state)."""
-        who = Who.of(user)
-        head = head or self.repo.head()
-        key = (who, head, self.state(who.id))
+        return self._activity_now(Who.of(user), head or self.repo.head())[1]
+
+    def _activity_now(self, who: Who, head: str | None) -> tuple[tuple[int, int], Activity]:
+        """When only the head moved since the last answer for these rows, that answer is extended
+        with the new commits (read once per process for every user); when the rows changed, git
+        is asked over every watched path."""
+        state = self.state(who.id)
+        key = (who, head, state)
         cached = self._activity.get(key)
-        if cached is None:
-            cached = self._activity.put(key, self._compute(who, self.watches(who.id), head))
-        return cached
+        if cached is not None:
+            return state, cached
+        known = self._latest.get((who, state))
+        extended = known.extended(head, self._commits_between(known.head, head), self._items_of(who)) \
+            if known is not None and known.head is not None and head is not None else None
+        if extended is None:
+            rows = self.watches(who.id)
+            known = _Known(head, self._compute(who, rows, head), {r.page: r for r in rows if r.thread is None},
+                           {(r.page, r.thread): r for r in rows if r.thread})
+        else:
+            known = extended
+        self._latest.put((who, state), known)
+        return state, self._activity.put(key, known.activity)
+
+    def _commits_between(self, old: str, new: str) -> "list[LogEntry] | None":
+        """The commits from `old` to `new` when `new` descends from it (first parents lead back to
+        it) and there are at most MAX_ENTRIES; None otherwise."""
+        known = self._between.get((old, new))
+        if known is None:
+            known = self._between.put((old, new), self._read_between(old, new))
+        descends, entries = known
+        return entries if descends else None
+
+    def _read_between(self, old: str, new: str) -> tuple[bool, list[LogEntry]]:
+        try:
+            entries = self.repo.log(f"{old}..{new}", limit=MAX_ENTRIES + 1)
+        except GitError:
+            return False, []
+        if len(entries) > MAX_ENTRIES:
+            return False, []
+        by_sha = {e.sha: e for e in entries}
+        commit = new
+        while commit != old:
+            entry = by_sha.get(commit)
+            if entry is None or not entry.parents:
+                return False, []
+            commit = entry.parents[0]
+        return True, entries
+
+    def _items_of(self, who: Who) -> Callable[[LogEntry, dict, dict], Iterable[tuple[str, Item]]]:
+        def items(entry: LogEntry, pages: dict, threads: dict) -> Iterable[tuple[str, Item]]:
+            if _same_person(entry.author, who):
+                return ()
+            return self._items(entry, pages, threads, who)
+        return items
 
     def unread_count(self, user: "User | Actor | Who", readable: Callable[[str], bool] = lambda _: True) -> int:
         """Watched pages (that the user may read) with something unseen."""
@@ -268,11 +363,11 @@ class WatchStore:
         for page in pages:
             paths += [names.page_file(page), talk_folder(page) + "/"]
         paths += [f"{talk_folder(p)}/{t}/" for p, t in threads if p not in pages]
-        oldest = min(rows, key=lambda r: r.seen_at)
+        since = self._oldest_seen_commit(rows)
         entries = None
-        if oldest.seen_commit:
+        if since:
             try:
-                entries = self.repo.log(f"{oldest.seen_commit}..{head}", *paths, limit=MAX_ENTRIES)
+                entries = self.repo.log(f"{since}..{head}", *paths, limit=MAX_ENTRIES)
             except GitError:  # that commit is gone (a rewritten branch): read back from the head
                 entries = None
         if entries is None:
@@ -286,6 +381,23 @@ class WatchStore:
         result = [PageActivity(page, tuple(items)) for page, items in found.items()]
         result.sort(key=lambda p: p.latest, reverse=True)
         return replace(activity, pages=tuple(result), truncated=len(entries) >= MAX_ENTRIES)
+
+    def _oldest_seen_commit(self, rows: list[Watch]) -> str | None:
+        """The head at the user's oldest look; looks in the same second are told apart by
+        ancestry (None: read from the head back)."""
+        first = min(r.seen_at for r in rows)
+        commits = {r.seen_commit for r in rows if r.seen_at == first}
+        if None in commits:
+            return None
+        if len(commits) == 1:
+            return commits.pop()
+        for commit in commits:
+            try:
+                if all(other == commit or self.repo.is_ancestor(commit, other) for other in commits):
+                    return commit
+            except GitError:
+                return None
+        return None
 
     def _items(self, entry: LogEntry, pages: dict[str, Watch], threads: dict[tuple[str, str], Watch],
                who: Who) -> Iterable[tuple[str, Item]]:
