@@ -544,3 +544,19 @@ def test_a_rewritten_branch_is_read_again_not_extended(app):
     parent = wiki.repo.commit(first).parents[0]
     assert wiki.repo.compare_and_swap(parent, first)  # the branch goes back, as after a forced push
     assert wiki.watches.activity(bob).pages == ()
+
+
+def test_unwatching_an_older_row_changes_the_state_and_the_answer(app):
+    """The state is the newest stamp; unwatching a row that is not the newest must change it too."""
+    wiki = app.extensions["tacit"]
+    bob = user(app, "Bob")
+    for name in ("Alpha", "Beta"):
+        wiki.pages.save(name, f"{name}\n", ADA)
+        wiki.watches.watch(bob.id, name)
+    wiki.pages.save("Alpha", "Alpha changed\n", CAROL, base=wiki.pages.get("Alpha").commit)
+    assert "Alpha" in wiki.watches.activity(bob).watched
+    before = wiki.watches.state(bob.id)
+    assert wiki.watches.unwatch(bob.id, "Alpha")
+    assert wiki.watches.state(bob.id) != before
+    assert "Alpha" not in wiki.watches.activity(bob).watched and wiki.watches.activity(bob).get("Alpha") is None
+    assert wiki.watches.unwatch(bob.id, "Beta") and wiki.watches.state(bob.id) == 0

@@ -18,7 +18,7 @@ from sqlalchemy.engine import Engine
 from .locks import file_lock
 
 MIGRATIONS = Path(__file__).resolve().parent.parent / "migrations"
-SCHEMA_HEAD = "0003"  # the newest migration; a test checks it against wiki/migrations
+SCHEMA_HEAD = "0004"  # the newest migration; a test checks it against wiki/migrations
 
 metadata = MetaData()
 
@@ -86,6 +86,7 @@ watches = Table(
     Column("stamp", BigInteger, nullable=False),  # nanoseconds of the row's last write (cache fingerprint)
     Column("created_at", DateTime(timezone=True), nullable=False),
     Index("ix_watches_page", "page"),
+    Index("ix_watches_user_stamp", "user_id", "stamp"),  # the watch state: one seek
 )
 
 watch_feeds = Table(

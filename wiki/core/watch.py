@@ -11,8 +11,9 @@ finds everything new; a commit is unseen for a row when it is newer than the row
 times are author times: a commit pushed later with an older date than one's last look is missed.
 
 That answer is cached per process for (user, branch head, the user's watch state). The state is
-``count(*)`` and ``max(stamp)`` of the user's rows, one indexed query: every write sets the row's
-``stamp`` to the current time in nanoseconds, so any watch, unwatch or "seen" changes it. A page
+``max(stamp)`` of the user's rows, one seek in the (user_id, stamp) index: every write sets the
+row's ``stamp`` to the current time in nanoseconds, so any watch or "seen" changes it, and an
+unwatch gives a remaining row a new stamp. A page
 view therefore costs one small query and a dictionary lookup. When only the head moved, the last
 answer for the same rows is extended with the commits since its head, which one ``git log`` reads
 once per process for every user (its cost follows the commits, not the number of watched pages);
@@ -216,12 +217,12 @@ class WatchStore:
             self._last_stamp = max(self._last_stamp + 1, int(self.clock.now() * 1e9))
             return self._last_stamp
 
-    def state(self, user_id: int) -> tuple[int, int]:
-        """(count, newest stamp) of the user's rows: changes with every write to them."""
+    def state(self, user_id: int) -> int:
+        """The newest stamp of the user's rows (one index seek): every write to them, an unwatch
+        included, gives it a new value."""
         with self.engine.connect() as conn:
-            count, stamp = conn.execute(select(func.count(), func.max(watches.c.stamp))
-                                        .where(watches.c.user_id == user_id)).one()
-        return count, stamp or 0
+            stamp = conn.execute(select(func.max(watches.c.stamp)).where(watches.c.user_id == user_id)).scalar()
+        return stamp or 0
 
     def watch(self, user_id: int, page: str, thread: str | None = None) -> bool:
         """Start watching (from now on: nothing older shows as new); False if already watching."""
@@ -234,7 +235,16 @@ class WatchStore:
         if thread:
             query = query.where(watches.c.thread == thread)
         with self.engine.begin() as conn:
-            return conn.execute(query).rowcount > 0
+            if conn.execute(query).rowcount == 0:
+                return False
+            # the newest stamp may have left with the row, or not: give a remaining row a new one,
+            # so the state changes either way (none left: it is 0 now)
+            left = conn.execute(select(watches.c.page, watches.c.thread)
+                                .where(watches.c.user_id == user_id).limit(1)).first()
+            if left is not None:
+                conn.execute(update(watches).where(watches.c.user_id == user_id, watches.c.page == left.page,
+                                                   watches.c.thread == left.thread).values(stamp=self._stamp()))
+            return True
 
     def _insert(self, user_id: int, page: str, thread: str | None, seen_at: int, seen_commit: str | None) -> bool:
         try:
@@ -278,9 +288,20 @@ class WatchStore:
         who = Who.of(user)
         head = head or self.repo.head()
         state, current = self._activity_now(who, head)
+        return self._look(who, page, head, state, current) is not current
+
+    def visit(self, user: "User | Actor | Who", page: str | None) -> Activity:
+        """A page view: mark `page` (if any) seen and answer the watchlist as it is after that,
+        with one query of the watch state when nothing was new."""
+        who = Who.of(user)
+        head = self.repo.head()
+        state, current = self._activity_now(who, head)
+        return self._look(who, page, head, state, current) if page is not None else current
+
+    def _look(self, who: Who, page: str, head: str | None, state: int, current: Activity) -> Activity:
         found = current.get(page)
         if found is None:
-            return False
+            return current
         seen_at = max(int(self.clock.now()), found.latest)
         self._mark_seen(who.id, page, seen_at, head)
         # the answer for the new state is known: the same minus this page; git is not asked again
@@ -289,14 +310,14 @@ class WatchStore:
         known = self._latest.get((who, state))
         if known is not None and known.head == head:
             self._latest.put((who, new_state), known.seen(page, seen_at, head, after))
-        return True
+        return after
 
     # -- what is new ---------------------------------------------------------
     def activity(self, user: "User | Actor | Who", head: str | None = None) -> Activity:
         """What the user has not seen yet, per watched page; cached per (user, head, watch state)."""
         return self._activity_now(Who.of(user), head or self.repo.head())[1]
 
-    def _activity_now(self, who: Who, head: str | None) -> tuple[tuple[int, int], Activity]:
+    def _activity_now(self, who: Who, head: str | None) -> tuple[int, Activity]:
         """When only the head moved since the last answer for these rows, that answer is extended
         with the new commits (read once per process for every user); when the rows changed, git
         is asked over every watched path."""

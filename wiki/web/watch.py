@@ -238,17 +238,16 @@ def watch_button(name: str) -> Markup:
     return Markup(f"<!--tacit:watch {quote(name, safe='')}-->")
 
 
-def _looked_at(response) -> None:
-    """A successful view of a page or its talk marks the page seen (a write only if something was new)."""
+def _looked_at(response) -> str | None:
+    """The page a successful view of a page or its talk looked at (it counts as seen)."""
     if request.endpoint not in LOOKING or request.method != "GET" or response.status_code != 200 \
             or request.args.get("rev"):
-        return
+        return None
     raw = (request.view_args or {}).get("page") or request.args.get("page")
     try:
-        name = names.check_name(raw or "")
+        return names.check_name(raw or "")
     except names.BadPageName:
-        return
-    get_wiki().watches.looked_at(current_actor(), name)
+        return None
 
 
 def _fill(response):
@@ -261,9 +260,8 @@ def _fill(response):
     if UNREAD_MARK not in body and "<!--tacit:watch " not in body:
         return response
     try:
-        _looked_at(response)
         badge_template, button_template = current_app.extensions["tacit.watch_parts"]
-        activity = get_wiki().watches.activity(actor)
+        activity = get_wiki().watches.visit(actor, _looked_at(response))
         count = sum(1 for p in activity.pages if can_read(p.page))
         state = [str(count)]
 
