@@ -16,6 +16,8 @@ from .extract import PageText
 
 Index = Literal["pages", "history"]
 """`pages`: one document per page and per talk thread; `history`: one per (commit, page)."""
+Progress = Callable[[int, int], None]
+"""Told (done, total) while an index is built, for the command line's progress."""
 
 
 @dataclass(frozen=True)

@@ -20,12 +20,12 @@ from ..changelog import LastChanges
 from ..gitrepo import GitRepo
 from ..render import Renderer
 from .documents import GitDocuments
-from .engine import Results, SearchEngine
+from .engine import Progress, Results, SearchEngine
 from .meaning import MeaningClient
 from .ranking import rank
 from .scheduler import SOON_PAUSE, SearchScheduler, rebuild_command
 from .semantic import SemanticSettings
-from .vector_index import Progress, VectorCatchUp, VectorIndex
+from .vector_index import VectorCatchUp, VectorIndex
 from .whoosh_engine import WhooshEngine
 from .word_index import WordIndex
 

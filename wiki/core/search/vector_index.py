@@ -18,12 +18,11 @@ from .. import names
 from ..locks import file_lock
 from . import semantic
 from .documents import GitDocuments
-from .engine import PageDoc
+from .engine import PageDoc, Progress
 from .meaning import MeaningClient
 from .vectors import VectorStore, VectorWriter
 
 log = logging.getLogger(__name__)
-Progress = Callable[[int, int], None]
 BATCH = 500  # pages read, and passages embedded, at a time
 EMBED_INLINE = 300  # more changed pages than this are embedded by the rebuild process, not a web worker
 MEANING_PATIENCE = 5.0  # seconds a search waits for the meaning service before answering by words

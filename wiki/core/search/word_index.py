@@ -8,12 +8,9 @@ This decides what to index; the engine (engine.SearchEngine) how to store and ma
 
 from __future__ import annotations
 
-from typing import Callable
-
 from .documents import GitDocuments
-from .engine import Index, SearchEngine
+from .engine import Index, Progress, SearchEngine
 
-Progress = Callable[[int, int], None]
 BATCH = 500  # revisions handed to the engine at a time while building the history
 
 
