@@ -258,3 +258,33 @@ def test_talk_shows_in_recent_changes_history_and_feeds(client, app):
     assert "Talk activity" not in plain and "Show talk activity" in plain
     with_talk = client.get("/-/history/Plans/Q4?talk=1").get_data(as_text=True)
     assert "Talk activity" in with_talk and "Ship date" in with_talk and result.commit[:8] in with_talk
+
+
+def test_a_repository_opened_without_a_commit_graph_gets_one_in_the_background(tmp_path):
+    """A cloned or restored repository has no commit-graph, so a page's history walks every commit:
+    opening it writes one (with changed-path Bloom filters), and history reads the same after."""
+    from wiki.core.wiki import Wiki
+
+    source = tmp_path / "source.git"
+    subprocess.run(["git", "init", "-q", "--bare", "--initial-branch=main", str(source)], check=True)
+    store = PageStore(GitRepo(source))
+    for i in range(5):
+        store.save("Plan", f"version {i}\n", ALICE, base=store.head() if i else None)
+    assert not store.repo.has_commit_graph()
+    wiki = Wiki.open(source, tmp_path / "data", ALICE, build_search=False)
+    try:
+        before = [r.commit for r in wiki.history.revisions("Plan")]
+    finally:
+        wiki.close()  # waits for the commit-graph being written
+    assert GitRepo(source).has_commit_graph()
+    chain = (source / "objects" / "info" / "commit-graphs" / "commit-graph-chain").read_text().split()
+    assert chain, "a split commit-graph"
+    graph = (source / "objects" / "info" / "commit-graphs" / f"graph-{chain[-1]}.graph").read_bytes()
+    assert b"BIDX" in graph and b"BDAT" in graph  # the changed-path Bloom filters
+    verify = subprocess.run(["git", "--git-dir", str(source), "commit-graph", "verify"], capture_output=True, text=True)
+    assert verify.returncode == 0, verify.stderr
+    wiki = Wiki.open(source, tmp_path / "data", ALICE, build_search=False)
+    try:
+        assert [r.commit for r in wiki.history.revisions("Plan")] == before and len(before) == 5
+    finally:
+        wiki.close()

@@ -72,7 +72,8 @@ def serve(host: str, port: int, workers: int | None, threads: int, dev: bool) ->
 
 
 def _open_repository(settings: dict):
-    """Open or create the content repository and refresh its commit-graph."""
+    """Open or create the content repository (each worker's wiki writes a missing commit-graph in
+    the background, so a large repository starts serving at once)."""
     if settings.get("WIKI_REMOTE"):  # several hosts: WIKI_REPO is this host's mirror of the git server
         wiki = _wiki(build_search=False)
         repo, created = wiki.repo, False
@@ -83,7 +84,6 @@ def _open_repository(settings: dict):
             repo, created = init_repository(settings["WIKI_REPO"], author)
         except NotAGitRepository as e:
             raise click.ClickException(str(e)) from None
-    repo.maintain()
     return repo, created
 
 

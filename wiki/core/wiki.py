@@ -120,6 +120,8 @@ class Wiki:
                 repo = GitRepo(repo.path, branch)
             engine = open_database(data, database)
             pages = PageStore(repo)
+        if not repo.has_commit_graph():  # opened as it is (cloned, restored): history walks every commit
+            repo.maintain_in_background()
         renderer = make_renderer(data, url_prefix)
         search = SearchIndex(repo, renderer, pages.last_changes, data, url_prefix, semantic)
         pages.after_commit.append(lambda commit, parent: repo.maintain_now_and_then(commit))
