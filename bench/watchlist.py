@@ -13,12 +13,14 @@ from __future__ import annotations
 import argparse
 import json
 import random
+import re
 import shutil
 import statistics
 import sys
 import tempfile
 import time
 from pathlib import Path
+from urllib.parse import quote
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
@@ -57,7 +59,7 @@ def main() -> int:
                         WIKI_LOGIN_LIMIT_ADDRESS="100000 per minute")
     server.repo.parent.mkdir(parents=True)
     shutil.move(unpack_tldr(tmp), server.repo)
-    pages = page_names(server.repo)
+    pages = [p for p in page_names(server.repo) if re.fullmatch(r"[\w/-]+", p)]  # plain names in URLs
     tokens = {name: server.add_user(name, PASSWORD) for name in ("watcher", "plain", "editor")}
     rng = random.Random(7)
     watched = rng.sample(pages, WATCHED_PAGES)
@@ -84,9 +86,9 @@ def main() -> int:
             for i in range(args.rounds):
                 if series == "after_each_save":
                     page = rng.choice(watched)
-                    status, current = server.request("GET", f"/-/api/v1/pages/{page}", token=tokens["editor"])
+                    status, current = server.request("GET", f"/-/api/v1/pages/{quote(page)}", token=tokens["editor"])
                     assert status == 200, current
-                    status, answer = server.request("PUT", f"/-/api/v1/pages/{page}",
+                    status, answer = server.request("PUT", f"/-/api/v1/pages/{quote(page)}",
                                                     {"markdown": current["markdown"] + f"\nround {i}\n",
                                                      "base": current["revision"]}, tokens["editor"])
                     assert status in (200, 201), answer

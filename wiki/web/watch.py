@@ -262,7 +262,7 @@ def _fill(response):
     try:
         badge_template, button_template = current_app.extensions["tacit.watch_parts"]
         activity = get_wiki().watches.visit(actor, _looked_at(response))
-        count = sum(1 for p in activity.pages if can_read(p.page))
+        count = len(access.policy().readable(actor, [p.page for p in activity.pages]))
         state = [str(count)]
 
         def button(m: re.Match) -> str:

@@ -1,0 +1,92 @@
+"""Page history, blame and recent changes right after a save, on tldr opened as it is (no
+commit-graph: the wiki writes one in the background), through gunicorn (2 workers).
+
+    .venv/bin/python bench/history.py [--rounds 60]
+
+Each round saves a page through the API, then asks for the history of a random page, the blame of
+another and recent changes, each the first request after the save (every view is cached per head,
+so this is the cost of computing it). Writes bench/out/history.json.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import random
+import re
+import shutil
+import statistics
+import sys
+import tempfile
+import time
+from pathlib import Path
+from urllib.parse import quote
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+from bench.run import page_names, unpack_tldr  # noqa: E402
+from tests.serving import WikiServer  # noqa: E402
+
+PASSWORD = "correct horse battery staple"
+
+
+def ms(values: list[float]) -> dict:
+    ordered = sorted(v * 1000 for v in values)
+    return {"n": len(ordered), "median_ms": round(statistics.median(ordered), 1),
+            "p95_ms": round(ordered[int(0.95 * (len(ordered) - 1))], 1), "max_ms": round(ordered[-1], 1)}
+
+
+def timed(server: WikiServer, path: str, token: str) -> float:
+    start = time.perf_counter()
+    status, _ = server.request("GET", path, token=token)
+    took = time.perf_counter() - start
+    assert status == 200, (path, status)
+    return took
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--rounds", type=int, default=60)
+    parser.add_argument("--out", type=Path, default=ROOT / "bench" / "out")
+    args = parser.parse_args()
+    tmp = Path(tempfile.mkdtemp(prefix="tacit-history-"))
+    server = WikiServer(tmp / "wiki", workers=2, threads=1, WIKI_SEMANTIC="0",
+                        WIKI_LOGIN_LIMIT_ADDRESS="100000 per minute")
+    server.repo.parent.mkdir(parents=True)
+    shutil.move(unpack_tldr(tmp), server.repo)
+    graph = server.repo / "objects" / "info" / "commit-graphs" / "commit-graph-chain"
+    assert not graph.exists() and not (server.repo / "objects" / "info" / "commit-graph").exists()
+    pages = [p for p in page_names(server.repo) if re.fullmatch(r"[\w/-]+", p)]
+    token = server.add_user("editor", PASSWORD)
+    rng = random.Random(5)
+    results: dict = {}
+    with server:
+        started = time.monotonic()
+        while not graph.exists():  # written in the background by the workers that opened the wiki
+            assert time.monotonic() - started < 300, "no commit-graph after 5 minutes"
+            time.sleep(0.1)
+        results["commit_graph_written_after_s"] = round(time.monotonic() - started, 1)
+        times: dict[str, list[float]] = {"history": [], "blame": [], "recent": [], "save": []}
+        for i in range(args.rounds):
+            page = rng.choice(pages)
+            status, current = server.request("GET", f"/-/api/v1/pages/{quote(page)}", token=token)
+            assert status == 200, current
+            start = time.perf_counter()
+            status, answer = server.request("PUT", f"/-/api/v1/pages/{quote(page)}",
+                                            {"markdown": current["markdown"] + f"\nround {i}\n",
+                                             "base": current["revision"]}, token)
+            times["save"].append(time.perf_counter() - start)
+            assert status in (200, 201), answer
+            times["history"].append(timed(server, f"/-/history/{quote(rng.choice(pages))}", token))
+            times["blame"].append(timed(server, f"/-/blame/{quote(rng.choice(pages))}", token))
+            times["recent"].append(timed(server, "/-/recent", token))
+        results.update({key: ms(values[3:]) for key, values in times.items()})
+    print(json.dumps(results, indent=2))
+    args.out.mkdir(parents=True, exist_ok=True)
+    (args.out / "history.json").write_text(json.dumps(results, indent=2))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
