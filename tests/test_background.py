@@ -71,6 +71,32 @@ def test_close_ends_the_rebuild_process_and_the_threads(tmp_path):
     assert rebuild_processes(str(tmp_path)) == []
 
 
+def test_a_rebuild_process_whose_worker_is_gone_stops_and_leaves_no_generation(tmp_path):
+    """A server shut down (or a worker killed) without closing its wiki must not leave a rebuild
+    building for nobody: the process notices its parent is gone and stops as if told to."""
+    from wiki.core.search.semantic import SemanticSettings
+
+    repo = tmp_path / "repo"
+    subprocess.run(["git", "init", "-q", "--bare", "--initial-branch=main", str(repo)], check=True)
+    stream = ["commit refs/heads/main", "committer Ada <ada@example.org> 1700000000 +0000", "data 4", "many"]
+    for i in range(3000):  # enough pages that the build outlasts its parent by seconds
+        text = f"# Page {i}\n\nThe report number {i} is about widgets and gadgets.\n".encode()
+        stream += [f"M 100644 inline P/{i}.md", f"data {len(text)}", text.decode()]
+    subprocess.run(["git", "--git-dir", str(repo), "fast-import", "--quiet"], input="\n".join(stream) + "\n",
+                   text=True, check=True)
+    log = tmp_path / "rebuild.log"
+    args = [sys.executable, "-m", "wiki.core.search.rebuild", str(repo), str(tmp_path / "data"), "main", "",
+            SemanticSettings(enabled=False).to_argument()]
+    # a parent that exits after 2 s without stopping it, as a worker killed with kill -9 would
+    subprocess.run(["sh", "-c", '"$@" 2>"$LOG" & sleep 2; exit 0', "sh", *args], env={**os.environ, "LOG": str(log)},
+                   cwd=ROOT, check=True)
+    assert wait_for(lambda: rebuild_processes(str(tmp_path)), 10), "the rebuild process never started"
+    assert wait_for(lambda: not rebuild_processes(str(tmp_path)), 30), "the orphaned rebuild kept running"
+    assert "is gone; stopping" in log.read_text()
+    index = tmp_path / "data" / "index"
+    assert not any(index.glob("pages-*")) or (index / "pages.current").exists()
+
+
 INNER_TEST = '''
 from tests.conftest import ALICE
 

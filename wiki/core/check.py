@@ -104,7 +104,7 @@ def _check_search(wiki: "Wiki", head: str | None, repair: bool) -> list[Finding]
     search = wiki.search
     out = []
     for name in ("pages", "history"):
-        if search.engine.open(name) is None:
+        if not search.engine.is_built(name):
             finding = Finding("search", f"the {name} index is missing or unreadable")
             if repair:
                 (search.rebuild if name == "pages" else search.rebuild_history)()

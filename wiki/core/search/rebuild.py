@@ -10,8 +10,10 @@ worker's, so the server's log) in the format and level its environment names.
 from __future__ import annotations
 
 import logging
+import os
 import signal
 import sys
+import threading
 import time
 from pathlib import Path
 
@@ -21,6 +23,15 @@ log = logging.getLogger("wiki.core.search.rebuild")  # by name: this runs as __m
 def _stop(signum: int, frame) -> None:
     """SIGTERM (the index that started this closed): unwind, so unfinished generations are removed."""
     raise SystemExit(128 + signum)
+
+
+def _stop_when_orphaned(parent: int) -> None:
+    """The worker that started this exited without stopping it (a server shut down, a worker
+    killed): stop too, as if told to, rather than build for nobody."""
+    while os.getppid() == parent:
+        time.sleep(1.0)
+    log.info("the process that started this rebuild is gone; stopping")
+    os.kill(os.getpid(), signal.SIGTERM)
 
 
 def main(argv: list[str]) -> int:
@@ -49,4 +60,5 @@ if __name__ == "__main__":
 
     install()
     signal.signal(signal.SIGTERM, _stop)
+    threading.Thread(target=_stop_when_orphaned, args=(os.getppid(),), name="parent-watch", daemon=True).start()
     sys.exit(main(sys.argv[1:]))
