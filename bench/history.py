@@ -13,11 +13,7 @@ from __future__ import annotations
 import argparse
 import json
 import random
-import re
-import shutil
-import statistics
 import sys
-import tempfile
 import time
 from pathlib import Path
 from urllib.parse import quote
@@ -25,25 +21,13 @@ from urllib.parse import quote
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from bench.run import page_names, unpack_tldr  # noqa: E402
-from tests.serving import WikiServer  # noqa: E402
+from bench.tldr_wiki import PASSWORD, figures, timed_get, tldr_server  # noqa: E402
 from wiki.core.gitrepo import GitRepo  # noqa: E402
 
-PASSWORD = "correct horse battery staple"
 
 
-def ms(values: list[float]) -> dict:
-    ordered = sorted(v * 1000 for v in values)
-    return {"n": len(ordered), "median_ms": round(statistics.median(ordered), 1),
-            "p95_ms": round(ordered[int(0.95 * (len(ordered) - 1))], 1), "max_ms": round(ordered[-1], 1)}
 
 
-def timed(server: WikiServer, path: str, token: str) -> float:
-    start = time.perf_counter()
-    status, _ = server.request("GET", path, token=token)
-    took = time.perf_counter() - start
-    assert status == 200, (path, status)
-    return took
 
 
 def main() -> int:
@@ -51,17 +35,12 @@ def main() -> int:
     parser.add_argument("--rounds", type=int, default=60)
     parser.add_argument("--out", type=Path, default=ROOT / "bench" / "out")
     args = parser.parse_args()
-    tmp = Path(tempfile.mkdtemp(prefix="tacit-history-"))
-    server = WikiServer(tmp / "wiki", workers=2, threads=1, WIKI_SEMANTIC="0",
-                        WIKI_LOGIN_LIMIT_ADDRESS="100000 per minute")
-    server.repo.parent.mkdir(parents=True)
-    shutil.move(unpack_tldr(tmp), server.repo)
+    server, pages = tldr_server("tacit-history-")
     repo = GitRepo(server.repo)
     assert not repo.has_commit_graph()
     started = time.monotonic()  # what a wiki opening the repository does in the background
     assert repo.maintain()
     results: dict = {"commit_graph_write_s": round(time.monotonic() - started, 2)}
-    pages = [p for p in page_names(server.repo) if re.fullmatch(r"[\w/-]+", p)]
     token = server.add_user("editor", PASSWORD)
     server.cli("reindex")  # every index built before anything is timed
     rng = random.Random(5)
@@ -77,10 +56,10 @@ def main() -> int:
                                              "base": current["revision"]}, token)
             times["save"].append(time.perf_counter() - start)
             assert status in (200, 201), answer
-            times["history"].append(timed(server, f"/-/history/{quote(rng.choice(pages))}", token))
-            times["blame"].append(timed(server, f"/-/blame/{quote(rng.choice(pages))}", token))
-            times["recent"].append(timed(server, "/-/recent", token))
-        results.update({key: ms(values[3:]) for key, values in times.items()})
+            times["history"].append(timed_get(server, f"/-/history/{quote(rng.choice(pages))}", token))
+            times["blame"].append(timed_get(server, f"/-/blame/{quote(rng.choice(pages))}", token))
+            times["recent"].append(timed_get(server, "/-/recent", token))
+        results.update({key: figures(values[3:]) for key, values in times.items()})
     print(json.dumps(results, indent=2))
     args.out.mkdir(parents=True, exist_ok=True)
     (args.out / "history.json").write_text(json.dumps(results, indent=2))

@@ -13,40 +13,23 @@ from __future__ import annotations
 import argparse
 import json
 import random
-import re
-import shutil
-import statistics
 import sys
-import tempfile
-import time
 from pathlib import Path
 from urllib.parse import quote
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from bench.run import page_names, unpack_tldr  # noqa: E402
-from tests.serving import WikiServer  # noqa: E402
+from bench.tldr_wiki import PASSWORD, figures, timed_get, tldr_server  # noqa: E402
 from wiki.config import load_config  # noqa: E402
 from wiki.core.gitrepo import Person  # noqa: E402
 from wiki.core.wiki import Wiki  # noqa: E402
 
-PASSWORD = "correct horse battery staple"
 WATCHED_PAGES, WATCHED_THREADS = 1000, 100
 
 
-def ms(values: list[float]) -> dict:
-    ordered = sorted(v * 1000 for v in values)
-    return {"n": len(ordered), "median_ms": round(statistics.median(ordered), 2),
-            "p95_ms": round(ordered[int(0.95 * (len(ordered) - 1))], 2)}
 
 
-def view(server: WikiServer, path: str, token: str) -> float:
-    start = time.perf_counter()
-    status, _ = server.request("GET", path, token=token)
-    took = time.perf_counter() - start
-    assert status == 200, status
-    return took
 
 
 def main() -> int:
@@ -54,12 +37,7 @@ def main() -> int:
     parser.add_argument("--rounds", type=int, default=150)
     parser.add_argument("--out", type=Path, default=ROOT / "bench" / "out")
     args = parser.parse_args()
-    tmp = Path(tempfile.mkdtemp(prefix="tacit-watchlist-"))
-    server = WikiServer(tmp / "wiki", workers=2, threads=1, WIKI_SEMANTIC="0",
-                        WIKI_LOGIN_LIMIT_ADDRESS="100000 per minute")
-    server.repo.parent.mkdir(parents=True)
-    shutil.move(unpack_tldr(tmp), server.repo)
-    pages = [p for p in page_names(server.repo) if re.fullmatch(r"[\w/-]+", p)]  # plain names in URLs
+    server, pages = tldr_server("tacit-watchlist-")
     tokens = {name: server.add_user(name, PASSWORD) for name in ("watcher", "plain", "editor")}
     rng = random.Random(7)
     watched = rng.sample(pages, WATCHED_PAGES)
@@ -79,7 +57,7 @@ def main() -> int:
         target = "common/tar"
         for token in tokens.values():  # warm both workers
             for _ in range(4):
-                view(server, f"/{target}", token)
+                timed_get(server, f"/{target}", token)
         results: dict = {"watched_pages": WATCHED_PAGES, "watched_threads": WATCHED_THREADS}
         for series in ("after_each_save", "no_saves"):
             times: dict[str, list[float]] = {"watcher": [], "plain": []}
@@ -94,8 +72,8 @@ def main() -> int:
                     assert status in (200, 201), answer
                 order = ("watcher", "plain") if i % 2 else ("plain", "watcher")
                 for who in order:
-                    times[who].append(view(server, f"/{target}", tokens[who]))
-            results[series] = {who: ms(t) for who, t in times.items()}
+                    times[who].append(timed_get(server, f"/{target}", tokens[who]))
+            results[series] = {who: figures(t) for who, t in times.items()}
             results[series]["ratio_of_medians"] = round(
                 results[series]["watcher"]["median_ms"] / results[series]["plain"]["median_ms"], 3)
             print(series, json.dumps(results[series]), flush=True)
