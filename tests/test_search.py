@@ -93,6 +93,22 @@ def test_suggestions_come_from_the_index(wiki):
     assert index.search("").error and index.search("   ").error
 
 
+def test_a_misspelling_some_pages_share_still_gets_the_common_spelling(store, tmp_path):
+    """Two pages misspell "compression"; twenty spell it right. A search for the misspelling finds
+    the two and offers the spelling most pages use; a rare word with no common neighbour is left be."""
+    for i in range(20):
+        store.save(f"Tools/T{i}", f"# Tool {i}\n\nFast compression of logs, number {i}.\n", ALICE)
+    store.save("Notes/Old", "# Old\n\nWe tried compresion once.\n", ALICE)
+    store.save("Notes/Older", "# Older\n\nCompresion was slow; the zstandard level mattered.\n", ALICE)
+    index = make_index(store.repo, tmp_path / "data")
+    index.rebuild()
+    result = index.search("compresion")
+    assert sorted(paths(result)) == ["Notes/Old", "Notes/Older"]
+    assert result.suggestion == "compression"
+    assert index.search("zstandard").suggestion is None  # one page, but nothing commoner is near it
+    assert index.search("compression").suggestion is None
+
+
 def test_catch_up_follows_commits_from_anywhere(wiki, tmp_path):
     store, index = wiki
     repo = store.repo

@@ -25,6 +25,7 @@ WINDOW = 50  # the nearest pages fused in, and at least this many word hits
 MIN_SIMILARITY = 0.3  # a page less similar than this to the question is not "near" it
 FACET_HITS = 100  # the chips count the folders, tags and authors of this many best hits
 FEW = 10  # fewer pages than this hold every word: pages missing one word follow them
+SUGGEST_BELOW = 5  # fewer pages than this found by the words: look for a likelier spelling
 _PLAIN = re.compile(r"[\w\s.'-]+")
 _OPERATORS = ("OR", "AND", "NOT")
 # Words not marked in a passage found by meaning (Whoosh's English stop words).
@@ -110,10 +111,11 @@ def rank(engine: SearchEngine, text: str, offset: int, limit: int, hidden: list[
         out.insert(0, exact.show(float("inf")))
         out = out[:limit]
     result = Results(total, out, facets=facets([h for h in hits if isinstance(h, Candidate)]))
-    if words_total == 0 and found.index == "pages":  # found by meaning alone: the words may be misspelt
+    if words_total < SUGGEST_BELOW and found.index == "pages":  # few or none: the words may be misspelt
         result.suggestion = engine.suggest(text)
-        if result.suggestion and total and not engine.query(result.suggestion, 0, 1, hidden, False).total:
-            result.suggestion = None  # a correction is worth offering only if it finds pages
+        if result.suggestion and total and \
+                engine.query(result.suggestion, 0, 1, hidden, False).total <= words_total:
+            result.suggestion = None  # a correction is worth offering only if it finds more pages
     return result
 
 

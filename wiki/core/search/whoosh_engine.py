@@ -35,6 +35,8 @@ from whoosh.query import And, AndMaybe, Every, Phrase, Not, NullQuery, Or, Prefi
 from ..locks import file_lock
 from .engine import Candidate, Candidates, Hit, Index, PageDoc, RevisionDoc
 
+RARE_WORD_PAGES = 2  # a word in at most this many pages may be a misspelling others share
+COMMONER = 10  # ...when a spelling within two edits is in at least this many times as many pages
 META_PATH = "\x00meta"
 _STEM = StemmingAnalyzer()
 _PLAIN = StandardAnalyzer(stoplist=None, minsize=2)
@@ -377,13 +379,15 @@ class WhooshEngine:
                 known = reader.doc_frequency("words", word)
             except Exception:
                 return None
-            if len(word) < 3 or word in ("and", "or", "not") or known:
+            if len(word) < 3 or word in ("and", "or", "not") or known > RARE_WORD_PAGES:
                 out.append(word)
                 continue
             try:
-                found = searcher.suggest("words", word, limit=10, maxdist=2, prefix=1)
+                found = [w for w in searcher.suggest("words", word, limit=10, maxdist=2, prefix=1) if w != word]
             except Exception:
                 found = []
+            if known:  # a word a page or two misspell too: only a far more common spelling replaces it
+                found = [w for w in found if reader.doc_frequency("words", w) >= COMMONER * known]
             if found:  # the closest spelling first, the most common among equals
                 best = min(found, key=lambda w: (_distance(word, w), -reader.doc_frequency("words", w)))
                 out.append(best)
