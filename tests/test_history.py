@@ -121,6 +121,27 @@ def test_recent_changes_filter_by_author_and_folder(store, history):
     assert history.recent(author="bob\0")[0] == []  # no author holds a NUL; git's argv could not carry it
 
 
+def test_recent_changes_after_new_commits_read_as_from_scratch(store, history):
+    """After the head moved, the first page is the commits since, then the last first page: it must
+    equal what a fresh read says, with filters, renames and the "more" cursor."""
+    def shape(answer):
+        changes, cursor, _ = answer
+        return [(c.entry.sha, c.pages and [(n, f.status, f.old_path) for n, f in c.pages]) for c in changes], cursor
+
+    for i in range(4):
+        store.save(f"Team/P{i}", f"{i}\n", ALICE if i % 2 else BOB, f"page {i}")
+    asked = [dict(limit=3), dict(limit=10), dict(limit=3, folder="Team"), dict(limit=10, author="bob@example.org")]
+    for kwargs in asked:
+        history.recent(**kwargs)
+    store.save("Team/P0", "changed\n", ALICE, "edit", base=store.head())
+    store.rename("Team/P1", "Team/Renamed", BOB, "move")
+    store.save("Elsewhere", "x\n", BOB, "outside")
+    for kwargs in asked:
+        assert shape(history.recent(**kwargs)) == shape(History(store.repo).recent(**kwargs)), kwargs
+    first, cursor, _ = history.recent(limit=3)
+    assert cursor is not None and [c.entry.summary for c in first] == ["outside", "move", "edit"]
+
+
 def test_recent_changes_by_an_author_with_a_nul_are_none_not_a_500(client):
     r = client.get("/-/api/v1/recent?author=%00")
     assert r.status_code == 200 and r.get_json() == []

@@ -117,6 +117,7 @@ class History:
         self._diffs = LRU(256)
         self._chars = LRU(4096)
         self._recent = LRU(64)
+        self._recent_first = LRU(64)  # (limit, author, folder) -> the last first page: (anchor, changes, more)
 
     # -- helpers ------------------------------------------------------------
     def _chars_of(self, blob: str | None) -> int:
@@ -305,12 +306,35 @@ class History:
         cached = self._recent.get(key)
         if cached is None:
             paths = (folder.rstrip("/") + "/", f"{TALK_ROOT}/{folder.rstrip('/')}/") if folder else ()
-            entries = self.repo.log(anchor, *paths, limit=limit + 1, skip=offset, author=author or None,
-                                    renames=True)
-            more = len(entries) > limit
-            changes = [self._change(e) for e in entries[:limit]]
+            changes, more = (self._first_page_since(anchor, paths, limit, author) if offset == 0
+                             else None) or self._read_recent(anchor, paths, offset, limit, author)
             cached = self._recent.put(key, (changes, f"{anchor}.{offset + limit}" if more else None, anchor))
         return cached
+
+    def _read_recent(self, anchor: str, paths: tuple[str, ...], offset: int, limit: int,
+                     author: str | None) -> tuple[list[Change], bool]:
+        entries = self.repo.log(anchor, *paths, limit=limit + 1, skip=offset, author=author or None, renames=True)
+        changes = [self._change(e) for e in entries[:limit]]
+        if offset == 0:
+            self._recent_first.put((limit, author, tuple(paths)), (anchor, changes, len(entries) > limit))
+        return changes, len(entries) > limit
+
+    def _first_page_since(self, anchor: str, paths: tuple[str, ...], limit: int,
+                          author: str | None) -> tuple[list[Change], bool] | None:
+        """The first page after the head moved on: the commits since the last first page, then
+        it (rename detection over a few commits, not `limit`); None when there is none to extend."""
+        known = self._recent_first.get((limit, author, tuple(paths)))
+        if known is None:
+            return None
+        old, old_changes, old_more = known
+        if old == anchor or not self.repo.is_ancestor(old, anchor):
+            return None
+        entries = self.repo.log(f"{old}..{anchor}", *paths, limit=limit + 1, author=author or None, renames=True)
+        combined = [self._change(e) for e in entries] + old_changes
+        more = old_more or len(combined) > limit
+        changes = combined[:limit]
+        self._recent_first.put((limit, author, tuple(paths)), (anchor, changes, more))
+        return changes, more
 
     def talk_activity(self, page_names: tuple[str, ...] | list[str], limit: int = 50) -> list[Change]:
         """Commits to the talk threads of a page (under each name it had), newest first."""
