@@ -48,13 +48,13 @@ def test_close_ends_the_rebuild_process_and_the_threads(tmp_path):
     wiki.pages.save("Note", "# Note\n\nThe quarterly report is due on Friday.\n", ALICE)  # a catch-up thread
     wiki.close()
     assert rebuild_processes(str(tmp_path)) == []
-    assert not wiki.search._background.is_alive()
-    assert wiki.search._soon_thread is None or not wiki.search._soon_thread.is_alive()
+    assert not wiki.search.scheduler.background.is_alive()
+    assert wiki.search.scheduler.soon_thread is None or not wiki.search.scheduler.soon_thread.is_alive()
     wiki.search.catch_up_soon()  # a closed index starts no more work
-    wiki.search._rebuild_in_background()
+    wiki.search.scheduler.rebuild_in_background()
     time.sleep(0.3)
     assert rebuild_processes(str(tmp_path)) == []
-    assert wiki.search._soon_thread is None or not wiki.search._soon_thread.is_alive()
+    assert wiki.search.scheduler.soon_thread is None or not wiki.search.scheduler.soon_thread.is_alive()
     wiki.close()  # twice is harmless
     # the stopped build left no half-written generation behind, and the next start builds the index
     index = tmp_path / "data" / "index"

@@ -118,7 +118,7 @@ def test_a_missing_index_is_degraded_and_the_probe_does_not_build_it(tmp_path):
     assert search.state is CheckState.DEGRADED
     assert search.details["lag"]["pages"] is None and search.details["lag"]["history"] is None
     assert search.message.startswith("index missing or being rebuilt: pages, history")
-    assert wiki.search._background is None  # no rebuild was started by asking
+    assert wiki.search.scheduler.background is None  # no rebuild was started by asking
     assert not (tmp_path / "data" / "index" / "pages.current").exists()
 
 

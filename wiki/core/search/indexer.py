@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import logging
 import os
-import threading
 from pathlib import Path
 
 from .. import metrics
@@ -53,18 +52,6 @@ class SearchIndex:
         command = rebuild_command(repo.path, self.root.parent, repo.branch, url_prefix,
                                   semantic_settings.to_argument()) if engine is None else None
         self.scheduler = SearchScheduler(lambda: self.catch_up(wait=True), command, self.build_missing)
-
-    # the background work, as tests look at it
-    @property
-    def _background(self) -> threading.Thread | None:
-        return self.scheduler.background
-
-    @property
-    def _soon_thread(self) -> threading.Thread | None:
-        return self.scheduler.soon_thread
-
-    def _rebuild_in_background(self) -> None:
-        self.scheduler.rebuild_in_background()
 
     # -- building ------------------------------------------------------------------
     def rebuild(self, progress: Progress | None = None) -> int:
