@@ -4,7 +4,7 @@ Used by ``PageStore.rename_folder(..., rewrite_links=True)``: wiki links (``[[Ol
 ``[[../Folder/Page|label]]``), inline links and images (``[x](Folder/Page.md)``,
 ``![d](Folder/diagram.png)``) and reference definitions (``[x]: Folder/Page``) whose target lay in
 the moved folder are pointed at the new place; links of a page that moved itself are adjusted so
-they still reach what they reached before. Links are resolved exactly as ``core/render.py``
+they still reach what they reached before. Links are resolved exactly as ``core/render/resolve.py``
 resolves them; code spans and fenced code blocks are left alone; everything else of the text is
 kept byte for byte.
 """

@@ -10,7 +10,7 @@ The scanner here is a small line-based approximation of CommonMark block
 structure: it skips fenced and indented code, HTML blocks, and the insides of
 list items and block quotes, because a ``#`` line in those places is not a
 heading a reader sees. The renderer maps rendered headings to these numbers by
-text and order (see ``render.py``), so the two never have to agree perfectly.
+text and order (see ``render/syntax.py``), so the two never have to agree perfectly.
 
 Line endings: ``\\r\\n`` is treated as ``\\n`` everywhere; ``replace_section``
 keeps every byte outside the replaced section, and writes the new text with the
