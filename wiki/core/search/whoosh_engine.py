@@ -27,6 +27,8 @@ from pathlib import Path
 from typing import Callable, ContextManager, Iterable, Iterator
 from urllib.parse import quote, unquote
 
+from rapidfuzz import process
+from rapidfuzz.distance import Levenshtein
 from whoosh import highlight, index, qparser
 from whoosh.analysis import StandardAnalyzer, StemmingAnalyzer
 from whoosh.fields import DATETIME, ID, KEYWORD, STORED, TEXT, Schema
@@ -37,6 +39,7 @@ from .engine import Candidate, Candidates, Hit, Index, PageDoc, RevisionDoc
 
 RARE_WORD_PAGES = 2  # a word in at most this many pages may be a misspelling others share
 COMMONER = 10  # ...when a spelling within two edits is in at least this many times as many pages
+VOCABULARY_SECONDS = 600.0  # how long the words offered as corrections are reused
 META_PATH = "\x00meta"
 _STEM = StemmingAnalyzer()
 _PLAIN = StandardAnalyzer(stoplist=None, minsize=2)
@@ -140,6 +143,7 @@ class WhooshEngine:
         self._local = threading.local()
         self._opened: list = []  # every searcher this engine opened, for close()
         self._opened_lock = threading.Lock()
+        self._vocabulary: tuple[Path | None, float, _Vocabulary] | None = None  # (generation, read at, words)
 
     # -- opening ---------------------------------------------------------------
     def open(self, name: str):
@@ -382,10 +386,7 @@ class WhooshEngine:
             if len(word) < 3 or word in ("and", "or", "not") or known > RARE_WORD_PAGES:
                 out.append(word)
                 continue
-            try:
-                found = [w for w in searcher.suggest("words", word, limit=10, maxdist=2, prefix=1) if w != word]
-            except Exception:
-                found = []
+            found = [w for w in self._words_of(searcher).near(word) if w != word]
             if known:  # a word a page or two misspell too: only a far more common spelling replaces it
                 found = [w for w in found if reader.doc_frequency("words", w) >= COMMONER * known]
             if found:  # the closest spelling first, the most common among equals
@@ -395,6 +396,16 @@ class WhooshEngine:
             else:
                 out.append(word)
         return " ".join(out) if changed else None
+
+    def _words_of(self, searcher) -> "_Vocabulary":
+        """The page index's vocabulary, shared by the threads: read when the index is rebuilt and
+        every VOCABULARY_SECONDS (125 ms on tldr). A word saved since is not offered yet, and a
+        word gone is never offered, since a correction must find more pages than the question."""
+        folder = self._generations["pages"].current()
+        known = self._vocabulary
+        if known is None or known[0] != folder or time.monotonic() - known[1] > VOCABULARY_SECONDS:
+            known = self._vocabulary = (folder, time.monotonic(), _Vocabulary(searcher.reader()))
+        return known[2]
 
     def suggest(self, text: str) -> str | None:
         searcher = self.searcher("pages")
@@ -585,6 +596,25 @@ class _DayRange:
         if value is None:
             return False
         return (self.start is None or value >= self.start) and (self.end is None or value <= self.end)
+
+
+class _Vocabulary:
+    """The index's own (unstemmed) words by first letter, for "did you mean": Whoosh's suggest
+    walks a Levenshtein automaton over every term in Python (40 ms a word on tldr); rapidfuzz
+    compares a word with the few thousand of its first letter in C."""
+
+    def __init__(self, reader) -> None:
+        by_first: dict[str, list[str]] = {}
+        for term in reader.lexicon("words"):
+            word = term.decode("utf-8") if isinstance(term, bytes) else term
+            by_first.setdefault(word[:1], []).append(word)
+        self._by_first = by_first
+
+    def near(self, word: str) -> list[str]:
+        """Every word within two edits that starts with the same letter (a typo rarely changes it)."""
+        choices = self._by_first.get(word[:1], ())
+        return [w for w, _, _ in process.extract(word, choices, scorer=Levenshtein.distance, score_cutoff=2,
+                                                 limit=None)]
 
 
 def _distance(a: str, b: str) -> int:
